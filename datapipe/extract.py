@@ -1,0 +1,261 @@
+"""From WARC records to documents: response selection, charset decoding, main-text extraction, language ID.
+
+Pure Python; ``jobs/extract.py`` runs ``Extractor.documents_from_archive`` once per input file.
+Every record that does not become a document increments exactly one ``drop.<reason>`` counter.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import signal
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pydantic import Field, field_validator, model_validator
+
+from .config import StrictModel
+from .document import DOMAINS, Document, document_id
+from .langid import LanguageIdentifier
+from .warc import RawRecord, iter_records
+
+
+class ExtractConfig(StrictModel):
+    """Settings of the extract stage (``configs/extract.yaml``)."""
+
+    favor_precision: bool = True
+    favor_recall: bool = False
+    include_comments: bool = False
+    include_tables: bool = True
+    fast: bool = Field(False, description="skip trafilatura's fallback extractors (faster, lower recall)")
+    timeout_seconds: float = Field(5.0, gt=0, description="wall-clock limit per page for extraction")
+    max_payload_bytes: int = Field(5 << 20, gt=0, description="payloads are cut at this size (CC cuts at 1 MiB)")
+    min_text_chars: int = Field(1, ge=1, description="shorter extractions are dropped as empty")
+    html_content_types: list[str] = ["text/html", "application/xhtml+xml"]
+    langid_max_chars: int = Field(2000, gt=0)
+    langid_batch_size: int = Field(256, gt=0)
+    domain: str = "WebText"
+
+    @field_validator("domain")
+    @classmethod
+    def _known_domain(cls, v: str) -> str:
+        if v not in DOMAINS:
+            raise ValueError(f"unknown domain {v!r}; expected one of {', '.join(DOMAINS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_bias(self) -> "ExtractConfig":
+        if self.favor_precision and self.favor_recall:
+            raise ValueError("favor_precision and favor_recall are mutually exclusive")
+        return self
+
+
+# --- charset -------------------------------------------------------------------------------------
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]{2,40})""", re.I)
+_HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9_\-:.]{2,40})", re.I)
+# What browsers really decode a declared label as (WHATWG Encoding Standard): the declared legacy
+# charsets are subsets of these, and pages labelled with them routinely contain the superset's bytes.
+_WHATWG_SUPERSET = {
+    "latin-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "shift_jis": "cp932",
+    "euc_kr": "cp949",
+    "tis-620": "cp874",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "big5": "big5hkscs",
+}
+_MAX_REPLACEMENT_SHARE = 0.001
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'").lower()).name
+    except LookupError:
+        return None
+    return _WHATWG_SUPERSET.get(name, name)
+
+
+def http_charset(content_type: str | None) -> str | None:
+    m = _HTTP_CHARSET.search(content_type or "")
+    return m.group(1) if m else None
+
+
+def decode_html(payload: bytes, declared: str | None = None) -> tuple[str, str] | None:
+    """Decode an HTML payload: BOM, then the HTTP charset, the meta charset, UTF-8, then detection.
+
+    Returns ``(text, codec)`` or None when no candidate decodes the bytes cleanly.
+    """
+    if payload.startswith(codecs.BOM_UTF8):
+        return payload[3:].decode("utf-8", "replace"), "utf-8"
+    if payload.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return payload.decode("utf-16", "replace"), "utf-16"
+    meta = _META_CHARSET.search(payload[:8192])
+    candidates = [_codec(declared), _codec(meta.group(1).decode("ascii") if meta else None), "utf-8"]
+    tried = []
+    for enc in candidates:
+        if enc and enc not in tried:
+            tried.append(enc)
+            try:
+                return payload.decode(enc), enc
+            except (UnicodeDecodeError, LookupError):
+                pass
+    # A UTF-8 page with a few stray bytes is still a UTF-8 page.
+    text = payload.decode("utf-8", "replace")
+    if text.count("\ufffd") <= _MAX_REPLACEMENT_SHARE * len(text):
+        return text, "utf-8"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(payload[: 1 << 20]).best()
+    if best is not None and best.encoding:
+        enc = _codec(best.encoding) or best.encoding
+        text = payload.decode(enc, "replace")
+        if text.count("\ufffd") <= _MAX_REPLACEMENT_SHARE * len(text):
+            return text, enc
+    return None
+
+
+# --- extraction ----------------------------------------------------------------------------------
+
+
+class ExtractionTimeout(Exception):
+    pass
+
+
+def _raise_timeout(signum, frame):
+    raise ExtractionTimeout()
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise ExtractionTimeout after ``seconds`` of wall time (SIGALRM; main thread only, where Spark's
+    Python workers run tasks). Elsewhere it is a no-op, which the caller can see from ``enforced``."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield False
+        return
+    previous = signal.signal(signal.SIGALRM, _raise_timeout)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def extract_main_text(html: str, url: str | None, config: ExtractConfig) -> str | None:
+    """trafilatura with the stage's settings: plain text, paragraphs separated by newlines."""
+    import trafilatura
+
+    return trafilatura.extract(
+        html,
+        url=url,
+        favor_precision=config.favor_precision,
+        favor_recall=config.favor_recall,
+        include_comments=config.include_comments,
+        include_tables=config.include_tables,
+        no_fallback=config.fast,
+        deduplicate=False,
+        with_metadata=False,
+        output_format="txt",
+    )
+
+
+_HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)", re.I | re.S)
+
+
+class Extractor:
+    """Turns the records of archives into documents, counting why the others were skipped."""
+
+    def __init__(self, config: ExtractConfig | None = None):
+        self.config = config or ExtractConfig()
+        self.counters: Counter = Counter()
+        self.langid = LanguageIdentifier(max_chars=self.config.langid_max_chars)
+
+    def _drop(self, reason: str) -> None:
+        self.counters[f"drop.{reason}"] += 1
+
+    def _is_html(self, rec: RawRecord) -> bool:
+        ctype = (rec.content_type or "").split(";")[0].strip().lower()
+        if ctype:
+            return ctype in self.config.html_content_types
+        return bool(rec.payload and _HTML_SNIFF.match(rec.payload[:2048]))
+
+    def document_from_record(self, rec: RawRecord, source_file: str) -> Document | None:
+        """The document of one record, or None with the reason counted; language is set later in batches."""
+        self.counters["docs_in"] += 1  # for this stage the unit in is a WARC record
+        self.counters[f"records.{rec.rec_type}"] += 1
+        if rec.rec_type != "response":
+            self._drop("not_response")
+            return None
+        if rec.http_status != 200:
+            self._drop("http_status")
+            return None
+        if not self._is_html(rec):
+            self._drop("not_html")
+            return None
+        if not rec.payload or not rec.payload.strip():
+            self._drop("empty_payload")
+            return None
+        if not rec.url:
+            self._drop("missing_url")
+            return None
+        if rec.truncated:
+            self.counters["truncated_payload"] += 1  # kept: a cut page still has its main text
+        decoded = decode_html(rec.payload, http_charset(rec.content_type))
+        if decoded is None:
+            self._drop("undecodable")
+            return None
+        html, _ = decoded
+        try:
+            with time_limit(self.config.timeout_seconds):
+                text = extract_main_text(html, rec.url, self.config)
+        except ExtractionTimeout:
+            self._drop("extraction_timeout")
+            return None
+        except Exception:  # lxml/trafilatura failures on hostile markup
+            self._drop("extraction_error")
+            return None
+        if not text or len(text.strip()) < self.config.min_text_chars:
+            self._drop("empty_extraction")
+            return None
+        digest = rec.digest or "sha1:" + hashlib.sha1(rec.payload).hexdigest()
+        return Document(
+            id=document_id(rec.url, digest),
+            text=text.strip(),
+            url=rec.url,
+            domain=self.config.domain,
+            source_file=source_file,
+            source_offset=rec.offset,
+            crawl_date=rec.date,
+        )
+
+    def _identify(self, docs: list[Document]) -> list[Document]:
+        for doc, (lang, score) in zip(docs, self.langid.predict([d.text for d in docs])):
+            doc.lang, doc.lang_score = lang, round(score, 4)
+        self.counters["docs_out"] += len(docs)
+        self.counters["bytes_out"] += sum(len(d.text.encode("utf-8", "surrogatepass")) for d in docs)
+        return docs
+
+    def documents_from_archive(self, stream, source_file: str) -> Iterator[Document]:
+        """All documents of one open archive stream, in file order."""
+        self.counters["files"] += 1
+        batch: list[Document] = []
+        for rec in iter_records(stream, self.counters, max_payload_bytes=self.config.max_payload_bytes):
+            self.counters["bytes_in"] += len(rec.payload or b"")
+            doc = self.document_from_record(rec, source_file)
+            if doc is not None:
+                batch.append(doc)
+                if len(batch) >= self.config.langid_batch_size:
+                    yield from self._identify(batch)
+                    batch = []
+        if batch:
+            yield from self._identify(batch)

@@ -1,0 +1,211 @@
+"""Robust WARC/ARC reading: every good record is kept, every bad one is counted and skipped.
+
+warcio parses the records. This module adds what a crawl-scale reader needs around it:
+- compression is detected from the magic bytes, not the file name (``.gz.bad``, LZ4 files);
+- after a malformed record (wrong Content-Length or chunk sizes, corrupt gzip member) the reader
+  resynchronises on the next gzip member or ``WARC/`` line, so records after a bad one survive;
+- a file gzipped as one stream instead of per record (which warcio refuses) is read as a stream;
+- a truncated file keeps every record before the cut.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+LZ4_MAGIC = b"\x04\x22\x4d\x18"
+_RECORD_START = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
+_SCAN_CHUNK = 1 << 20
+
+
+@dataclass
+class RawRecord:
+    """One WARC record, parsed just enough for the extraction decisions."""
+
+    rec_type: str
+    url: str | None
+    date: str | None
+    offset: int
+    digest: str | None
+    http_status: int | None
+    content_type: str | None
+    payload: bytes | None
+    truncated: bool
+    """True when the payload was cut at ``max_payload_bytes`` (or the crawler marked it truncated)."""
+
+
+def _clean_target_uri(uri: str | None) -> str | None:
+    if not uri:
+        return None
+    uri = uri.strip()
+    if uri.startswith("<") and uri.endswith(">"):  # WARC/1.1 draft wrapped URIs in angle brackets
+        uri = uri[1:-1]
+    return uri
+
+
+def _sniff(stream) -> str:
+    head = stream.read(4)
+    stream.seek(0)
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head == LZ4_MAGIC:
+        return "lz4"
+    return "plain"
+
+
+def _find_next_start(stream, start: int, compression: str) -> int | None:
+    """Offset of the next plausible record start at or after ``start``, or None at end of file."""
+    pos = start
+    overlap = 16
+    while True:
+        stream.seek(pos)
+        chunk = stream.read(_SCAN_CHUNK)
+        if not chunk:
+            return None
+        if compression == "gzip":
+            i = chunk.find(GZIP_MAGIC)
+            if i >= 0:
+                return pos + i
+        else:
+            m = _RECORD_START.search(chunk)
+            if m:
+                return pos + m.start(1)
+        if len(chunk) < _SCAN_CHUNK:
+            return None
+        pos += len(chunk) - overlap
+
+
+class _Reader:
+    """Iterates the records of one open archive, resynchronising after errors."""
+
+    def __init__(self, stream, counters: Counter, max_payload_bytes: int, max_resyncs: int):
+        self.stream = stream
+        self.counters = counters
+        self.max_payload_bytes = max_payload_bytes
+        self.max_resyncs = max_resyncs
+
+    def _record(self, rec) -> RawRecord:
+        http = rec.http_headers
+        status = None
+        ctype = None
+        if http is not None and rec.rec_type in ("response", "revisit"):
+            try:
+                status = int(http.get_statuscode())
+            except (TypeError, ValueError):
+                status = None
+            ctype = http.get_header("Content-Type")
+        elif rec.rec_type == "resource":
+            ctype = rec.rec_headers.get_header("Content-Type")
+        payload = None
+        truncated = bool(rec.rec_headers.get_header("WARC-Truncated"))
+        if rec.rec_type in ("response", "resource"):
+            payload = rec.content_stream().read(self.max_payload_bytes + 1)
+            if len(payload) > self.max_payload_bytes:
+                payload = payload[: self.max_payload_bytes]
+                truncated = True
+        return RawRecord(
+            rec_type=rec.rec_type,
+            url=_clean_target_uri(rec.rec_headers.get_header("WARC-Target-URI")),
+            date=rec.rec_headers.get_header("WARC-Date"),
+            offset=-1,
+            digest=rec.rec_headers.get_header("WARC-Payload-Digest"),
+            http_status=status,
+            content_type=ctype,
+            payload=payload,
+            truncated=truncated,
+        )
+
+    def iter_from(self, base: int, seekable: bool, compression: str) -> Iterator[RawRecord]:
+        resyncs = 0
+        records = 0
+        while True:
+            if seekable:
+                self.stream.seek(base)
+            it = ArchiveIterator(self.stream, arc2warc=True)
+            last_offset = base
+            try:
+                for rec in it:
+                    if rec.rec_type is None:  # garbage that happened to parse as headers
+                        self.counters["warc.malformed_record"] += 1
+                        continue
+                    raw = self._record(rec)
+                    # warcio knows a record's offset only once it has been read to its end
+                    raw.offset = base + it.get_record_offset()
+                    last_offset = raw.offset
+                    yield raw
+                    records += 1
+                return
+            except Exception as exc:  # warcio, zlib, http-header and chunked-decoding errors alike
+                if isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in str(exc) and compression == "gzip":
+                    raise _WholeGzip() from exc
+                reason = "not_an_archive" if records == 0 and base == 0 else "malformed_record"
+                self.counters[f"warc.{reason}"] += 1
+                log.info("%s at offset %d: %s", reason, last_offset, str(exc).strip()[:200])
+                if reason == "not_an_archive":
+                    return
+            if not seekable or resyncs >= self.max_resyncs:
+                self.counters["warc.unreadable_tail"] += 1
+                return
+            nxt = _find_next_start(self.stream, last_offset + 1, compression)
+            if nxt is None:
+                return
+            resyncs += 1
+            self.counters["warc.resync"] += 1
+            base = nxt
+
+
+class _WholeGzip(Exception):
+    """The file is one gzip stream holding many records; read it through a decompressing stream."""
+
+
+def iter_records(
+    stream, counters: Counter, *, max_payload_bytes: int = 5 << 20, max_resyncs: int = 1000
+) -> Iterator[RawRecord]:
+    """Yield the records of an open binary archive stream (WARC or ARC, plain, gzip or LZ4).
+
+    Problems are counted in ``counters`` as ``warc.<event>`` (``malformed_record``, ``resync``, ``unreadable_tail``,
+    ``not_an_archive``, ``whole_file_gzip``) and never raised, so one bad file or record cannot fail a task.
+    """
+    seekable = stream.seekable()
+    compression = _sniff(stream) if seekable else "plain"
+    reader = _Reader(stream, counters, max_payload_bytes, max_resyncs)
+    seen = 0
+    try:
+        if compression == "lz4":
+            import lz4.frame
+
+            inner = lz4.frame.open(stream, "rb")
+            for rec in _Reader(inner, counters, max_payload_bytes, 0).iter_from(0, False, "plain"):
+                seen += 1
+                yield rec
+            return
+        for rec in reader.iter_from(0, seekable, compression):
+            seen += 1
+            yield rec
+    except _WholeGzip:
+        # Records before the point where warcio noticed were already yielded; skip them again.
+        stream.seek(0)
+        inner = gzip.GzipFile(fileobj=stream, mode="rb")
+        counters["warc.whole_file_gzip"] += 1
+        skipped = 0
+        for rec in _Reader(inner, counters, max_payload_bytes, 0).iter_from(0, False, "plain"):
+            if skipped < seen:
+                skipped += 1
+                continue
+            yield rec
+
+
+def open_archive(path: str) -> io.BufferedReader:
+    """Open a local archive for reading (the job layer resolves remote URIs)."""
+    return open(path, "rb", buffering=1 << 20)
