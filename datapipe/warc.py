@@ -54,14 +54,17 @@ def _clean_target_uri(uri: str | None) -> str | None:
     return uri
 
 
-def _sniff(stream) -> str:
-    head = stream.read(4)
+def _sniff(stream) -> str | None:
+    """Compression from the magic bytes; None for an uncompressed file that is neither WARC nor ARC."""
+    head = stream.read(64)
     stream.seek(0)
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head == LZ4_MAGIC:
+    if head.startswith(LZ4_MAGIC):
         return "lz4"
-    return "plain"
+    if head.lstrip().startswith((b"WARC/", b"filedesc://")):
+        return "plain"
+    return None
 
 
 def _find_next_start(stream, start: int, compression: str) -> int | None:
@@ -126,6 +129,12 @@ class _Reader:
             truncated=truncated,
         )
 
+    def _check_tail(self, end: int) -> None:
+        """warcio ends quietly at a cut-off last record; count bytes left after the last good one."""
+        self.stream.seek(end)
+        if self.stream.read(64 << 10).strip(b"\r\n\x00 "):
+            self.counters["warc.truncated_tail"] += 1
+
     def iter_from(self, base: int, seekable: bool, compression: str) -> Iterator[RawRecord]:
         resyncs = 0
         records = 0
@@ -145,6 +154,8 @@ class _Reader:
                     last_offset = raw.offset
                     yield raw
                     records += 1
+                if seekable and records:
+                    self._check_tail(base + it.get_record_offset() + it.get_record_length())
                 return
             except Exception as exc:  # warcio, zlib, http-header and chunked-decoding errors alike
                 if isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in str(exc) and compression == "gzip":
@@ -179,6 +190,9 @@ def iter_records(
     """
     seekable = stream.seekable()
     compression = _sniff(stream) if seekable else "plain"
+    if compression is None:
+        counters["warc.not_an_archive"] += 1
+        return
     reader = _Reader(stream, counters, max_payload_bytes, max_resyncs)
     seen = 0
     try:
@@ -209,3 +223,21 @@ def iter_records(
 def open_archive(path: str) -> io.BufferedReader:
     """Open a local archive for reading (the job layer resolves remote URIs)."""
     return open(path, "rb", buffering=1 << 20)
+
+
+def write_html_warc(path: str, pages: list[tuple[str, bytes]], date: str = "2024-01-01T00:00:00Z") -> None:
+    """Write ``(url, html_bytes)`` pages as HTTP 200 responses, gzipped per record (the Common Crawl
+    layout), atomically. Used to pack evaluation pages for tests and benchmarks."""
+    import os
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for url, html in pages:
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(html)))], protocol="HTTP/1.1")
+            rec = writer.create_warc_record(url, "response", payload=io.BytesIO(html), http_headers=http, warc_headers_dict={"WARC-Date": date})
+            writer.write_record(rec)
+    os.replace(tmp, path)

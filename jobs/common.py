@@ -106,7 +106,7 @@ def spark_session(app_name: str, master: str | None = None):
     builder = builder.config("spark.sql.optimizer.plannedWrite.enabled", "false")
     builder = builder.config("spark.sql.maxConcurrentOutputFileWriters", "4")
     builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(_BATCH_ROWS))
-    builder = builder.config("spark.ui.showConsoleProgress", "true")
+    builder = builder.config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
@@ -258,7 +258,11 @@ def commit_stage(
     output = fs.qualify(output.rstrip("/"))
     tmp = f"{output}._tmp-{uuid.uuid4().hex[:12]}"
     staged = f"{tmp}/staged"
-    staged_df.write.partitionBy("kind").parquet(staged)
+    try:
+        staged_df.write.partitionBy("kind").parquet(staged)
+    except BaseException:
+        fs.delete(tmp)  # best effort; a killed driver leaves ._tmp-* behind, never a complete-looking output
+        raise
 
     counters: Counter = Counter()
     if fs.exists(f"{staged}/kind=stats"):

@@ -1,0 +1,77 @@
+"""Stage 2: heuristic cleaning: line-level corrections and document filters (English and CJK rules).
+
+    spark-submit jobs/clean.py --input out/extracted --output out/cleaned [--config configs/clean.yaml]
+
+Kept documents carry the corrected text; every dropped document goes, unchanged and with its
+reason, to ``OUT/_rejects``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from datapipe.clean import CleanConfig, Cleaner, load_clean_config
+from jobs.common import (
+    HadoopFS,
+    STAGED_SCHEMA,
+    StagedWriter,
+    commit_stage,
+    doc_bytes,
+    iter_documents,
+    main_wrapper,
+    require_stage_output,
+    spark_schema,
+    spark_session,
+    stage_parser,
+)
+
+STAGE = "clean"
+
+
+def clean_partition(config: CleanConfig):
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        cleaner = Cleaner(config)
+        counters: Counter = Counter()
+        out = StagedWriter(STAGE)
+        for doc in iter_documents(batches):
+            counters["docs_in"] += 1
+            counters["bytes_in"] += doc_bytes(doc)
+            result = cleaner.clean(doc.text, doc.lang)
+            counters["lines_removed"] += result.lines_removed
+            counters["chars_removed"] += result.chars_removed
+            if result.text is None:
+                counters[f"drop.{result.reason}"] += 1
+                yield from out.reject(doc, result.reason)
+                continue
+            doc.text = result.text
+            doc.annotations["clean.lines_removed"] = float(result.lines_removed)
+            counters["docs_out"] += 1
+            counters["bytes_out"] += doc_bytes(doc)
+            yield from out.keep(doc)
+        yield from out.finish(counters)
+
+    return run
+
+
+def run(argv: list[str] | None = None) -> dict:
+    args = stage_parser("clean", __doc__.split("\n\n")[0]).parse_args(argv)
+    config = load_clean_config(args.config) if args.config else CleanConfig()
+    started = time.time()
+    spark = spark_session(f"teleflm-{STAGE}", args.master)
+    fs = HadoopFS(spark)
+    inputs = [require_stage_output(fs, p) for p in args.input]
+    docs = spark.read.parquet(*inputs)
+    if args.partitions:
+        docs = docs.repartition(args.partitions)
+    staged = docs.mapInArrow(clean_partition(config), spark_schema(STAGED_SCHEMA))
+    return commit_stage(spark, staged, stage=STAGE, output=args.output, inputs=inputs, config=config.model_dump(), started=started)
+
+
+main = main_wrapper(run)
+
+if __name__ == "__main__":
+    raise SystemExit(main())
