@@ -40,7 +40,7 @@ sample: $(STAMP)  ## write the built-in sample WARC corpus to out/demo/warc
 	$(PY) -m datapipe.sample --out $(DEMO)/warc
 
 demo: sample  ## run every stage on the built-in sample and print the funnel
-	$(MAKE) --no-print-directory extract IN='$(DEMO)/warc' OUT=$(DEMO)/extracted
+	$(MAKE) --no-print-directory extract IN='$(DEMO)/warc/*.warc*' OUT=$(DEMO)/extracted
 	$(MAKE) --no-print-directory clean-text IN=$(DEMO)/extracted OUT=$(DEMO)/cleaned
 	$(MAKE) --no-print-directory dedup-paragraphs IN=$(DEMO)/cleaned OUT=$(DEMO)/dedup_paragraphs
 	@echo; echo "Funnel ($(DEMO)/dedup_paragraphs/_funnel.md):"; cat $(DEMO)/dedup_paragraphs/_funnel.md

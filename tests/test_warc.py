@@ -122,3 +122,21 @@ def test_payload_limit_marks_truncation(tmp_path, limit):
     with open(path, "rb") as fh:
         (rec,) = list(iter_records(fh, counters, max_payload_bytes=limit))
     assert rec.truncated and len(rec.payload) == limit
+
+
+def test_every_good_record_of_the_sample_corpus_is_read_at_its_offset(tmp_path):
+    """The sample plants malformed records mid-file; each good record must come back, at its own offset."""
+    import json
+
+    from datapipe.sample import MANIFEST_NAME, write_sample_corpus
+
+    write_sample_corpus(tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    for entry in manifest["files"]:
+        bad = {m["record_index"] for m in entry["malformed"]}
+        expected = [(r["offset"], r["type"]) for r in entry["records"] if r["index"] not in bad]
+        records, counters = read_all(tmp_path / entry["name"])
+        got = {(r.offset, r.rec_type) for r in records}
+        assert set(expected) <= got, (entry["name"], sorted(set(expected) - got)[:3])
+        if bad:
+            assert any(k in counters for k in ("warc.malformed_record", "warc.short_block")), entry["name"]
