@@ -11,6 +11,7 @@ MASTER ?= local[*]
 DRIVER_MEMORY ?= 4g
 SPARK_ARGS ?=
 SUBMIT = PYSPARK_PYTHON=$(abspath $(PY)) $(SPARK_SUBMIT) --master '$(MASTER)' --driver-memory $(DRIVER_MEMORY) \
+	--driver-java-options '-Dlog4j2.configurationFile=$(abspath configs/log4j2.properties)' \
 	--conf spark.ui.enabled=false $(SPARK_ARGS)
 STAMP := $(VENV)/.installed
 DEMO := out/demo

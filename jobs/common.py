@@ -73,6 +73,7 @@ def main_wrapper(run: Callable[[list[str] | None], Any]) -> Callable[[list[str] 
 
     def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("py4j").setLevel(logging.WARNING)
         try:
             run(argv)
         except (StageError, ConfigError) as exc:
@@ -88,19 +89,15 @@ def main_wrapper(run: Callable[[list[str] | None], Any]) -> Callable[[list[str] 
 
 def spark_session(app_name: str, master: str | None = None):
     """The session for a stage. Under spark-submit the master comes from there; otherwise ``local[*]``."""
-    from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
     # Executors run the same interpreter as the driver unless the deployment says otherwise
     # (an archived venv on a cluster sets PYSPARK_PYTHON to its own python).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    conf = SparkConf()
     builder = SparkSession.builder.appName(app_name)
-    if master or not conf.contains("spark.master"):
+    # spark-submit starts the JVM first and hands its gateway to Python: the master is already set.
+    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = builder.master(master or "local[*]")
-    resolved = master or conf.get("spark.master", "local[*]")
-    if resolved.startswith("local") and not conf.contains("spark.sql.shuffle.partitions"):
-        builder = builder.config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 2))))
     # Stage outputs are partitioned by a 3-valued `kind`: write them with concurrent writers instead of
     # sorting every task's rows by kind first.
     builder = builder.config("spark.sql.optimizer.plannedWrite.enabled", "false")
@@ -108,6 +105,10 @@ def spark_session(app_name: str, master: str | None = None):
     builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(_BATCH_ROWS))
     builder = builder.config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
     spark = builder.getOrCreate()
+    conf = spark.sparkContext.getConf()
+    if spark.sparkContext.master.startswith("local") and not conf.contains("spark.sql.shuffle.partitions"):
+        # 200 shuffle partitions suit a cluster, not one machine
+        spark.conf.set("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 2))))
     spark.sparkContext.setLogLevel("WARN")
     return spark
 
