@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from datapipe.clean import CleanConfig, Cleaner, load_clean_config
+from datapipe.clean import CleanConfig, Cleaner
+from datapipe.config import load_config
 from jobs.common import (
     HadoopFS,
     STAGED_SCHEMA,
@@ -59,7 +60,7 @@ def clean_partition(config: CleanConfig):
 
 def run(argv: list[str] | None = None) -> dict:
     args = stage_parser("clean", __doc__.split("\n\n")[0]).parse_args(argv)
-    config = load_clean_config(args.config) if args.config else CleanConfig()
+    config = load_config(CleanConfig, args.config)
     started = time.time()
     spark = spark_session(f"teleflm-{STAGE}", args.master)
     fs = HadoopFS(spark)
