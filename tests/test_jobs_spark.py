@@ -184,3 +184,37 @@ def test_stage_reports_missing_input_clearly(spark, tmp_path, capsys):
     half.mkdir()
     assert dedup_paragraphs.main(["--input", str(half), "--output", str(tmp_path / "o")]) == 2
     assert "no _SUCCESS" in capsys.readouterr().err
+
+
+def test_chain_on_the_sample_corpus(spark, tmp_path):
+    """extract -> clean -> dedup_paragraphs on the built-in sample, checked against its manifest."""
+    from datapipe.sample import MANIFEST_NAME, write_sample_corpus
+    from jobs import clean
+
+    warc = tmp_path / "warc"
+    write_sample_corpus(warc)
+    manifest = json.loads((warc / MANIFEST_NAME).read_text())
+    ex, cl, dp = tmp_path / "extracted", tmp_path / "cleaned", tmp_path / "dedup"
+    extract.run(["--input", str(warc / "*.warc*"), "--output", str(ex)])
+    clean.run(["--input", str(ex), "--output", str(cl)])
+    dedup_paragraphs.run(["--input", str(cl), "--output", str(dp)])
+
+    extracted = {d["url"]: d for d in read_docs(ex)}
+    good = [p for p in manifest["pages"] if p["expected_quality"] == "good"]
+    assert {p["url"] for p in good} <= set(extracted)
+    for p in good:  # language and charset: GBK, Shift_JIS, undeclared Latin-1, ... all decoded
+        doc = extracted[p["url"]]
+        assert doc["lang"] == p["lang"] and "\ufffd" not in doc["text"], p["url"]
+
+    kept = {d["url"] for d in read_docs(cl)}
+    rejected = {r["url"]: r["reject_reason"] for r in read_rejects(cl)}
+    spam = [p["url"] for p in manifest["pages"] if p["kind"] == "spam"]
+    assert spam and all(u in rejected for u in spam)
+    assert sum(p["url"] in kept for p in good) >= 0.95 * len(good)
+
+    final = read_docs(dp)
+    corpus = "\n".join(d["text"] for d in final)
+    for para in manifest["repeated_paragraphs"]:  # boilerplate planted on many pages survives once
+        assert corpus.count(para["text"]) <= 1, para["text"][:40]
+    funnel = (dp / "_funnel.md").read_text()
+    assert [line.split("|")[1].strip() for line in funnel.splitlines()[2:]] == ["extract", "clean", "dedup_paragraphs"]

@@ -1,0 +1,33 @@
+"""Every stage's command line: --help, and clear errors before any Spark work on bad config or input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from jobs import clean, dedup_paragraphs, extract
+from tests.conftest import ROOT
+
+STAGES = [extract, clean, dedup_paragraphs]
+
+
+@pytest.mark.parametrize("module", ["jobs.extract", "jobs.clean", "jobs.dedup_paragraphs", "jobs.dist", "datapipe.sample"])
+def test_help(module):
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "usage:" in proc.stdout
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda m: m.__name__)
+def test_bad_config_is_reported_with_the_key(stage, tmp_path, capsys):
+    conf = tmp_path / "bad.yaml"
+    conf.write_text("no_such_setting: 1\n")
+    assert stage.main(["--input", str(tmp_path), "--output", str(tmp_path / "o"), "--config", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_setting" in err and str(conf) in err
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert extract.main(["--input", str(tmp_path), "--output", str(tmp_path / "o"), "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
