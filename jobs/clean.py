@@ -17,14 +17,13 @@ import pyarrow as pa
 from datapipe.clean import CleanConfig, Cleaner
 from datapipe.config import load_config
 from jobs.common import (
-    HadoopFS,
     STAGED_SCHEMA,
     StagedWriter,
     commit_stage,
     doc_bytes,
     iter_documents,
     main_wrapper,
-    require_stage_output,
+    read_documents,
     spark_schema,
     spark_session,
     stage_parser,
@@ -63,11 +62,7 @@ def run(argv: list[str] | None = None) -> dict:
     config = load_config(CleanConfig, args.config)
     started = time.time()
     spark = spark_session(f"teleflm-{STAGE}", args.master)
-    fs = HadoopFS(spark)
-    inputs = [require_stage_output(fs, p) for p in args.input]
-    docs = spark.read.parquet(*inputs)
-    if args.partitions:
-        docs = docs.repartition(args.partitions)
+    inputs, docs = read_documents(spark, args)
     staged = docs.mapInArrow(clean_partition(config), spark_schema(STAGED_SCHEMA))
     return commit_stage(spark, staged, stage=STAGE, output=args.output, inputs=inputs, config=config.model_dump(), started=started)
 

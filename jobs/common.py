@@ -337,6 +337,17 @@ def collect_upstream_stats(fs: HadoopFS, stats: dict) -> list[dict]:
     return list(reversed(chain))
 
 
+def read_documents(spark, args: argparse.Namespace):
+    """The documents of the stage outputs named by ``--input`` (each must be complete), repartitioned
+    when ``--partitions`` says so; returns the qualified input paths and the DataFrame."""
+    fs = HadoopFS(spark)
+    inputs = [require_stage_output(fs, p) for p in args.input]
+    docs = spark.read.parquet(*inputs)
+    if args.partitions:
+        docs = docs.repartition(args.partitions)
+    return inputs, docs
+
+
 def require_stage_output(fs: HadoopFS, uri: str) -> str:
     """An input that must be a complete stage output (``_SUCCESS`` present)."""
     q = fs.qualify(uri.rstrip("/"))

@@ -22,14 +22,13 @@ from pyspark.sql import functions as F
 from datapipe.config import load_config
 from datapipe.paragraphs import ParagraphDedupConfig, paragraph_hashes, remove_paragraphs, split_paragraphs
 from jobs.common import (
-    HadoopFS,
     STAGED_SCHEMA,
     StagedWriter,
     commit_stage,
     doc_bytes,
     iter_documents,
     main_wrapper,
-    require_stage_output,
+    read_documents,
     spark_schema,
     spark_session,
     stage_parser,
@@ -94,11 +93,7 @@ def run(argv: list[str] | None = None) -> dict:
     config = load_config(ParagraphDedupConfig, args.config)
     started = time.time()
     spark = spark_session(f"teleflm-{STAGE}", args.master)
-    fs = HadoopFS(spark)
-    inputs = [require_stage_output(fs, p) for p in args.input]
-    docs = spark.read.parquet(*inputs)
-    if args.partitions:
-        docs = docs.repartition(args.partitions)
+    inputs, docs = read_documents(spark, args)
 
     paragraphs = docs.select("id", "crawl_date", "text").mapInArrow(hash_partition(config.min_paragraph_chars), spark_schema(PARAGRAPH_SCHEMA))
     order = [F.col("id"), F.col("idx")]
