@@ -1,7 +1,8 @@
 """From WARC records to documents: response selection, charset decoding, main-text extraction, language ID.
 
 Pure Python; ``jobs/extract.py`` runs ``Extractor.documents_from_archive`` once per input file.
-Every record that does not become a document increments exactly one ``drop.<reason>`` counter.
+Every record counts in ``docs_in``; one that does not become a document increments exactly one
+``drop.<reason>`` counter (the documents out are counted by whoever writes them).
 """
 
 from __future__ import annotations
@@ -241,8 +242,6 @@ class Extractor:
     def _identify(self, docs: list[Document]) -> list[Document]:
         for doc, (lang, score) in zip(docs, self.langid.predict([d.text for d in docs])):
             doc.lang, doc.lang_score = lang, round(score, 4)
-        self.counters["docs_out"] += len(docs)
-        self.counters["bytes_out"] += sum(len(d.text.encode("utf-8", "surrogatepass")) for d in docs)
         return docs
 
     def documents_from_archive(self, stream, source_file: str) -> Iterator[Document]:

@@ -9,7 +9,6 @@ reason, to ``OUT/_rejects``.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -20,7 +19,6 @@ from jobs.common import (
     STAGED_SCHEMA,
     StagedWriter,
     commit_stage,
-    doc_bytes,
     iter_documents,
     main_wrapper,
     read_documents,
@@ -35,24 +33,18 @@ STAGE = "clean"
 def clean_partition(config: CleanConfig):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         cleaner = Cleaner(config)
-        counters: Counter = Counter()
         out = StagedWriter(STAGE)
         for doc in iter_documents(batches):
-            counters["docs_in"] += 1
-            counters["bytes_in"] += doc_bytes(doc)
-            result = cleaner.clean(doc.text, doc.lang)
-            counters["lines_removed"] += result.lines_removed
-            counters["chars_removed"] += result.chars_removed
+            result = cleaner.clean(out.take(doc).text, doc.lang)
+            out.counters["lines_removed"] += result.lines_removed
+            out.counters["chars_removed"] += result.chars_removed
             if result.text is None:
-                counters[f"drop.{result.reason}"] += 1
                 yield from out.reject(doc, result.reason)
                 continue
             doc.text = result.text
             doc.annotations["clean.lines_removed"] = float(result.lines_removed)
-            counters["docs_out"] += 1
-            counters["bytes_out"] += doc_bytes(doc)
             yield from out.keep(doc)
-        yield from out.finish(counters)
+        yield from out.finish()
 
     return run
 

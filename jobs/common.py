@@ -188,18 +188,29 @@ def _staged_batch(rows: list[dict]) -> pa.RecordBatch:
 
 
 class StagedWriter:
-    """Collects a partition's kept and rejected documents into Arrow batches of the staged schema."""
+    """Collects a partition's kept and rejected documents into Arrow batches of the staged schema,
+    and keeps the counters every stage reports (see ``datapipe.stats``): ``take`` counts a document
+    in, ``keep`` one out, ``reject`` a drop with its reason; stages add their own to ``counters``."""
 
     def __init__(self, stage: str):
         self.stage = stage
+        self.counters: Counter = Counter()
         self._rows: list[dict] = []
 
+    def take(self, doc: Document) -> Document:
+        self.counters["docs_in"] += 1
+        self.counters["bytes_in"] += doc_bytes(doc)
+        return doc
+
     def keep(self, doc: Document) -> Iterator[pa.RecordBatch]:
+        self.counters["docs_out"] += 1
+        self.counters["bytes_out"] += doc_bytes(doc)
         row = doc.to_row()
         row.update(kind="doc", reject_stage=None, reject_reason=None, stats_json=None)
         return self._add(row)
 
     def reject(self, doc: Document, reason: str) -> Iterator[pa.RecordBatch]:
+        self.counters[f"drop.{reason}"] += 1
         row = doc.to_row()
         row.update(kind="reject", reject_stage=self.stage, reject_reason=reason, stats_json=None)
         return self._add(row)
@@ -213,10 +224,12 @@ class StagedWriter:
         batch, self._rows = _staged_batch(self._rows), []
         return batch
 
-    def finish(self, counters: Counter) -> Iterator[pa.RecordBatch]:
-        """Flush the last documents and emit the partition's counters row."""
+    def finish(self, extra: Counter | dict | None = None) -> Iterator[pa.RecordBatch]:
+        """Flush the last documents and emit the partition's counters row (plus ``extra`` counters)."""
         if self._rows:
             yield self.flush_batch()
+        counters = Counter(self.counters)
+        counters.update(extra or {})
         stats_row = {name: None for name in STAGED_SCHEMA.names}
         stats_row.update(id="", domain="", text="", kind="stats", reject_stage=self.stage, reject_reason="", stats_json=json.dumps(dict(counters)))
         yield _staged_batch([stats_row])

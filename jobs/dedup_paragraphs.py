@@ -12,7 +12,6 @@ Plan (all shuffles, nothing collected on the driver):
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -25,7 +24,6 @@ from jobs.common import (
     STAGED_SCHEMA,
     StagedWriter,
     commit_stage,
-    doc_bytes,
     iter_documents,
     main_wrapper,
     read_documents,
@@ -60,30 +58,24 @@ def hash_partition(min_chars: int):
 
 def apply_partition(config: ParagraphDedupConfig):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        counters: Counter = Counter()
         out = StagedWriter(STAGE)
         for batch in batches:
             drop_lists = batch.column("drop_idx").to_pylist()
             docs = iter_documents(iter([batch.drop_columns(["drop_idx"])]))
             for doc, drop in zip(docs, drop_lists):
-                counters["docs_in"] += 1
-                counters["bytes_in"] += doc_bytes(doc)
-                counters["paragraphs_in"] += len(split_paragraphs(doc.text))
-                drop = set(drop or ())
+                out.take(doc)
+                out.counters["paragraphs_in"] += len(split_paragraphs(doc.text))
                 if drop:
-                    counters["docs_with_removals"] += 1
-                    counters["paragraphs_removed"] += len(drop)
+                    out.counters["docs_with_removals"] += 1
+                    out.counters["paragraphs_removed"] += len(drop)
                     doc.annotations["para_dedup.removed"] = float(len(drop))
-                    text = remove_paragraphs(doc.text, drop)
+                    text = remove_paragraphs(doc.text, set(drop))
                     if len(text) < config.min_doc_chars:
-                        counters["drop.too_short_after_dedup"] += 1
                         yield from out.reject(doc, "too_short_after_dedup")
                         continue
                     doc.text = text
-                counters["docs_out"] += 1
-                counters["bytes_out"] += doc_bytes(doc)
                 yield from out.keep(doc)
-        yield from out.finish(counters)
+        yield from out.finish()
 
     return run
 

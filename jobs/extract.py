@@ -51,7 +51,7 @@ def extract_partition(config: ExtractConfig):
                 with stream:
                     for doc in extractor.documents_from_archive(stream, uri):
                         yield from out.keep(doc)
-        yield from out.finish(extractor.counters)
+        yield from out.finish(extractor.counters)  # records in (docs_in) and read problems
 
     return run
 
