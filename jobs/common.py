@@ -139,9 +139,6 @@ class HadoopFS:
     def delete(self, uri: str) -> None:
         self._fs(uri).delete(self._path(uri), True)
 
-    def mkdirs(self, uri: str) -> None:
-        self._fs(uri).mkdirs(self._path(uri))
-
     def rename(self, src: str, dst: str) -> None:
         if not self._fs(src).rename(self._path(src), self._path(dst)):
             raise StageError(f"could not rename {src} to {dst}")
@@ -160,8 +157,9 @@ class HadoopFS:
         finally:
             stream.close()
 
-    def list_files(self, patterns: Iterable[str], accept: Callable[[str], bool] = lambda p: True) -> list[str]:
-        """Files matching paths, directories (recursively) or globs, sorted, hidden files skipped."""
+    def list_files(self, patterns: Iterable[str]) -> list[str]:
+        """Files matching paths, directories (recursively) or globs, sorted; names starting with
+        ``.`` or ``_`` (Hadoop's hidden files: checksums, markers) are skipped."""
         found: set[str] = set()
         for pattern in patterns:
             fs = self._fs(pattern)
@@ -172,12 +170,10 @@ class HadoopFS:
                 if st.isDirectory():
                     it = fs.listFiles(st.getPath(), True)
                     while it.hasNext():
-                        f = it.next()
-                        found.add(str(f.getPath().toString()))
+                        found.add(str(it.next().getPath().toString()))
                 else:
                     found.add(str(st.getPath().toString()))
-        hidden = lambda p: any(part.startswith((".", "_")) for part in p.split("/")[-1:])  # noqa: E731
-        return sorted(p for p in found if not hidden(p) and accept(p))
+        return sorted(p for p in found if not p.rsplit("/", 1)[-1].startswith((".", "_")))
 
 
 # --- staged rows ---------------------------------------------------------------------------------
