@@ -262,8 +262,12 @@ def commit_stage(
     config: dict,
     started: float,
     extra: dict | None = None,
+    reports: Callable[[Counter], dict[str, str]] | None = None,
 ) -> dict:
-    """Write ``staged_df`` atomically to ``output`` with stats and funnel; returns the stats."""
+    """Write ``staged_df`` atomically to ``output`` with stats and funnel; returns the stats.
+
+    ``reports`` turns the summed counters into extra files (name -> text) that are written into the
+    output before it is renamed into place, so they are as atomic as the data."""
     fs = HadoopFS(spark)
     output = fs.qualify(output.rstrip("/"))
     tmp = f"{output}._tmp-{uuid.uuid4().hex[:12]}"
@@ -300,6 +304,8 @@ def commit_stage(
         **(extra or {}),
     }
     fs.write_text(f"{final}/{STATS_FILE}", json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    for name, text in (reports(counters) if reports else {}).items():
+        fs.write_text(f"{final}/{name}", text)
     upstream = collect_upstream_stats(fs, stats)
     fs.write_text(f"{final}/{FUNNEL_FILE}", render_funnel(funnel_rows(upstream)) + "\n")
     if not fs.exists(f"{final}/_SUCCESS"):
