@@ -1,4 +1,8 @@
-"""Tests for the built-in sample corpus generator (datapipe.sample); fast, no Spark."""
+"""Tests for the built-in sample corpus generator (datapipe.sample); fast, no Spark.
+
+The domain sources it writes are read back by the real readers in tests/test_domains.py and by the
+ingest stage in tests/test_ingest_spark.py; here: layout, determinism, the config and the benchmark
+items planted in web pages and in a domain document."""
 
 from __future__ import annotations
 
@@ -19,8 +23,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataException, ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
 
-from datapipe.sample import MANIFEST_NAME, build_sample_corpus, main, write_sample_corpus
-from datapipe.sample import compose, textbank
+from datapipe.domains import load_domains_config
+from datapipe.sample import BENCHMARK_PATH, DOMAINS_CONFIG, MANIFEST_NAME, build_sample_corpus, main, write_sample_corpus
+from datapipe.sample import compose, domaintext, textbank
 from datapipe.sample.warcgen import gzip_member_ok, sha1_b32
 
 EN_STOP = {"the", "be", "to", "of", "and", "that", "have", "with"}
@@ -36,8 +41,16 @@ def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample")
     paths = write_sample_corpus(out, seed=0, n_files=3)
     manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-    data = {Path(p).name: Path(p).read_bytes() for p in paths}
+    data = {_rel(p, out): Path(p).read_bytes() for p in paths}
     return out, paths, manifest, data
+
+
+def _rel(path, base) -> str:
+    return Path(path).relative_to(base).as_posix()
+
+
+def _files_under(directory: Path) -> list[str]:
+    return sorted(_rel(p, directory) for p in directory.rglob("*") if p.is_file())
 
 
 def _record_at(data: bytes, offset: int):
@@ -86,13 +99,14 @@ def _block(member_or_record: bytes, compressed: bool) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------
 
 def test_deterministic_byte_identical(corpus, tmp_path):
-    _, paths, _, data = corpus
-    paths2 = write_sample_corpus(tmp_path / "again", seed=0, n_files=3)
-    assert [Path(p).name for p in paths2] == [Path(p).name for p in paths]
+    out, paths, _, data = corpus
+    again = tmp_path / "again"
+    paths2 = write_sample_corpus(again, seed=0, n_files=3)
+    assert [_rel(p, again) for p in paths2] == [_rel(p, out) for p in paths]
     for p in paths2:
-        assert Path(p).read_bytes() == data[Path(p).name], Path(p).name
-    # no temp files left behind
-    assert sorted(x.name for x in (tmp_path / "again").iterdir()) == sorted(Path(p).name for p in paths2)
+        assert Path(p).read_bytes() == data[_rel(p, again)], p
+    # no temp files left behind, nothing written that is not returned
+    assert _files_under(again) == sorted(_rel(p, again) for p in paths2)
 
 
 def test_stale_files_removed_and_mode(tmp_path):
@@ -101,7 +115,7 @@ def test_stale_files_removed_and_mode(tmp_path):
     (out / "sample-0007.warc.gz").write_bytes(b"old")
     (out / "unrelated.txt").write_text("keep")
     paths = write_sample_corpus(out, seed=0, n_files=1, include_plain=False)
-    assert sorted(x.name for x in out.iterdir()) == sorted([Path(p).name for p in paths] + ["unrelated.txt"])
+    assert sorted(x.name for x in out.iterdir()) == sorted({_rel(p, out).split("/")[0] for p in paths} | {"unrelated.txt"})
     umask = os.umask(0)
     os.umask(umask)
     assert Path(paths[0]).stat().st_mode & 0o777 == 0o666 & ~umask  # not a private mkstemp-style 0600 file
@@ -112,19 +126,26 @@ def test_seed_changes_content(corpus):
     blobs, manifest = build_sample_corpus(seed=1, n_files=3)
     assert blobs["sample-0000.warc.gz"] != data["sample-0000.warc.gz"]
     assert manifest["seed"] == 1
+    # the domain sources are fixed texts: the same for every seed
+    domain_files = [name for name in blobs if name.startswith(("domains", "benchmarks"))]
+    assert domain_files and all(blobs[name] == data[name] for name in domain_files)
 
 
 def test_api_returns_paths(corpus):
     out, paths, manifest, _ = corpus
-    names = [Path(p).name for p in paths]
-    assert names == ["sample-0000.warc.gz", "sample-0001.warc.gz", "sample-0002.warc.gz", "sample-0003.warc",
-                     MANIFEST_NAME]
-    assert all(Path(p).parent == out for p in paths)
-    assert [f["name"] for f in manifest["files"]] == names[:-1]
+    names = [_rel(p, out) for p in paths]
+    warcs = ["sample-0000.warc.gz", "sample-0001.warc.gz", "sample-0002.warc.gz", "sample-0003.warc"]
+    assert names[:4] == warcs and names[-1] == MANIFEST_NAME
+    assert names[4:-1] == sorted(f["path"] for f in manifest["domains"]["files"])
+    assert {DOMAINS_CONFIG, BENCHMARK_PATH} <= set(names)
+    assert [f["name"] for f in manifest["files"]] == warcs
     for f in manifest["files"]:
         blob = (out / f["name"]).read_bytes()
         assert f["size"] == len(blob)
         assert f["sha256"] == hashlib.sha256(blob).hexdigest()
+    for f in manifest["domains"]["files"]:
+        blob = (out / f["path"]).read_bytes()
+        assert f["size"] == len(blob) and f["sha256"] == hashlib.sha256(blob).hexdigest()
 
 
 def test_cli(corpus, tmp_path, capsys):
@@ -143,7 +164,9 @@ def test_cli(corpus, tmp_path, capsys):
 def test_other_layouts(n_files, include_plain):
     blobs, manifest = build_sample_corpus(seed=0, n_files=n_files, include_plain=include_plain)
     gz = [n for n in blobs if n.endswith(".warc.gz")]
-    assert len(gz) == n_files and len(blobs) == n_files + int(include_plain)
+    warcs = [n for n in blobs if ".warc" in n]
+    assert len(gz) == n_files and len(warcs) == n_files + int(include_plain)
+    assert len(blobs) == len(warcs) + len(manifest["domains"]["files"])
     kinds = [m["kind"] for f in manifest["files"] for m in f["malformed"]]
     assert sorted(kinds) == sorted(["content_length_too_short", "corrupt_gzip_member", "broken_http_headers",
                                     "content_length_too_long", "truncated_http_body", "invalid_chunked_encoding",
@@ -550,3 +573,105 @@ def test_truncated_last_member(corpus):
     assert not d.eof
     declared = int(re.search(rb"\r\nContent-Length: (\d+)", raw).group(1))
     assert len(raw.partition(b"\r\n\r\n")[2]) < declared
+
+
+# ---------------------------------------------------------------------------------------------
+# non-web domain sources and the benchmark file
+# ---------------------------------------------------------------------------------------------
+
+def test_domain_config_covers_every_non_web_domain(corpus):
+    out, _, manifest, _ = corpus
+    config, root = load_domains_config(out / DOMAINS_CONFIG)
+    assert Path(root) == out.resolve()  # `root: .` is the config file's directory
+    from datapipe.document import DOMAINS
+
+    assert {s.domain for s in config.sources} == set(DOMAINS) - {"WebText"}
+    assert [s.name for s in config.sources] == [s["name"] for s in manifest["domains"]["sources"]]
+    for source in config.sources:
+        for pattern in source.paths:
+            assert list(Path(root).glob(pattern)), (source.name, pattern)
+    written = {f["path"] for f in manifest["domains"]["files"]}
+    for check in manifest["domains"]["checks"]:
+        path = check["url"].split(":", 1)[1].split("#")[0]
+        assert path in written, check["url"]
+
+
+def test_domain_files_use_the_real_layouts(corpus):
+    out, _, _, data = corpus
+    import gzip
+
+    tang = json.loads(data["domains/classical/chinese-poetry/tang.json"])
+    ci = json.loads(gzip.decompress(data["domains/classical/chinese-poetry/ci.json.gz"]))
+    assert all({"title", "author", "paragraphs"} <= set(p) for p in tang)
+    assert all({"rhythmic", "author", "paragraphs"} <= set(p) for p in ci)
+    assert "舉頭望明月，低頭思故鄉。" in tang[0]["paragraphs"]  # Traditional, as 全唐诗
+    chapters = sorted(p.parent for p in out.glob("domains/classical/niutrans/双语数据/*/*/source.txt"))
+    assert len(chapters) == 2
+    for ch in chapters:
+        src, tgt = (ch / "source.txt").read_text().splitlines(), (ch / "target.txt").read_text().splitlines()
+        assert len(src) == len(tgt) >= 3  # line-aligned
+    book = data["domains/book/keeper_of_gull_rock.txt"].decode()
+    assert "*** START OF THE PROJECT GUTENBERG EBOOK" in book and "*** END OF THE PROJECT GUTENBERG EBOOK" in book
+    assert max(len(line) for line in book.splitlines()) <= 80  # hard-wrapped
+    js = data["domains/code/carousel.min.js"].decode()
+    assert len(js.splitlines()) == 1 and len(js) > 1000
+    assert data["domains/code/stats_util.py"].decode().startswith(domaintext.LICENSE_HEADER_LINE)
+    tex = data["domains/papers/odd_numbers.tex"].decode()
+    assert tex.index("\\documentclass") < tex.index("\\begin{document}") < tex.index("\\begin{thebibliography}")
+
+
+def test_benchmark_file(corpus):
+    _, _, manifest, data = corpus
+    bench = manifest["benchmark"]
+    items = [json.loads(line) for line in data[BENCHMARK_PATH].decode().splitlines()]
+    assert len(items) == bench["items"] >= 4 and len({i["id"] for i in items}) == len(items)
+    assert all(set(i) == {"id", *bench["fields"]} for i in items)
+    where = Counter(p["where"] for p in bench["planted"])
+    assert where == {"web_page": 2, "domain_document": 1}
+
+
+def test_benchmark_items_are_planted_once_in_web_articles(corpus, article_texts):
+    _, _, manifest, data = corpus
+    items = {i["id"]: i for i in map(json.loads, data[BENCHMARK_PATH].decode().splitlines())}
+    planted = {p["item"]: p for p in manifest["benchmark"]["planted"]}
+    pages = {p["url"]: p for p in manifest["pages"]}
+    for item_id, item in items.items():
+        # the question as it stands, the question+answer paragraph in the planted page only
+        hits = [url for url, (_, paras) in article_texts.items() if any(item["question"] in x for x in paras)]
+        p = planted.get(item_id)
+        if p is None or p["where"] != "web_page":
+            assert hits == [], item_id
+            continue
+        assert hits == [p["url"]] and pages[p["url"]]["benchmark_item"] == item_id
+        page, paras = article_texts[p["url"]]
+        assert page["kind"] == "article" and page["lang"] == p["lang"]
+        assert any(item["question"] in x and item["answer"] in x for x in paras)
+    assert sum(p["benchmark_item"] is not None for p in manifest["pages"]) == 2
+
+
+def test_benchmark_item_planted_in_a_qa_record(corpus):
+    _, _, manifest, data = corpus
+    items = {i["id"]: i for i in map(json.loads, data[BENCHMARK_PATH].decode().splitlines())}
+    (p,) = [p for p in manifest["benchmark"]["planted"] if p["where"] == "domain_document"]
+    path, line = p["url"].split(":", 1)[1].split("#L")
+    record = json.loads(data[path].decode().splitlines()[int(line) - 1])
+    assert record == {"question": items[p["item"]]["question"], "answer": items[p["item"]]["answer"]}
+
+
+def test_planted_benchmark_items_survive_extraction(corpus):
+    """The extract stage's own extractor keeps each planted item whole, so decontamination can find it."""
+    from datapipe.extract import Extractor
+    from datapipe.warc import RawRecord
+
+    _, _, manifest, data = corpus
+    items = {i["id"]: i for i in map(json.loads, data[BENCHMARK_PATH].decode().splitlines())}
+    pages = {p["url"]: p for p in manifest["pages"]}
+    extractor = Extractor()
+    web = [p for p in manifest["benchmark"]["planted"] if p["where"] == "web_page"]
+    for planted in web:
+        page = pages[planted["url"]]
+        html = _payload(data[page["file"]], page["offset"])
+        rec = RawRecord("response", page["url"], None, 0, None, 200, "text/html; charset=utf-8", html, False)
+        doc = extractor.document_from_record(rec, page["file"])
+        item = items[planted["item"]]
+        assert item["question"] in doc.text and item["answer"] in doc.text

@@ -1,4 +1,5 @@
-"""Built-in sample corpus: a small, deterministic, Common-Crawl-like WARC crawl made by the project itself.
+"""Built-in sample corpus: a small, deterministic, Common-Crawl-like WARC crawl plus the non-web domain
+sources of the pipeline, made by the project itself.
 
 ``make demo`` runs the whole pipeline on this corpus, so a fresh machine needs no external data::
 
@@ -6,13 +7,16 @@
     paths = write_sample_corpus("data/sample", seed=0, n_files=3)
 
     python -m datapipe.sample --out data/sample --seed 0
+    python -m jobs.ingest --config data/sample/domains.yaml --output out/domains
 
-All text is composed by a seeded RNG from the sentence templates in :mod:`datapipe.sample.textbank`; nothing
-is read from outside the package.  For a given ``(seed, n_files, include_plain)`` every output byte is fixed:
+All web text is composed by a seeded RNG from the sentence templates in :mod:`datapipe.sample.textbank`; the
+domain sources are fixed texts from :mod:`datapipe.sample.domaintext`; nothing is read from outside the
+package.  For a given ``(seed, n_files, include_plain)`` every output byte is fixed:
 record ids are UUIDs drawn from the seed, WARC-Dates are spread over a fixed crawl period (2024-02-20 plus 14
 days; file ``i`` covers the ``i``-th slice), gzip headers carry mtime 0 and OS 255.  (The deflate stream comes
 from zlib at level 9, so byte identity across machines assumes the same deflate implementation; the manifest's
-per-record layout and the decompressed content do not depend on it.)
+per-record layout and the decompressed content do not depend on it.)  The domain sources and the benchmark
+file are the same for every seed.
 
 Files (defaults: ``n_files=3``, ``include_plain=True``)
 -------------------------------------------------------
@@ -22,6 +26,23 @@ Files (defaults: ``n_files=3``, ``include_plain=True``)
     ``WARC-Concurrent-To`` / ``WARC-Warcinfo-ID``; plus one ``resource`` record (a ``dns:`` lookup) per file.
 ``sample-{n_files:04d}.warc``
     the same layout uncompressed, about a tenth of the fetches, well formed.
+``domains/<source>/...``
+    non-web domain sources in the layouts of the real ones (see ``datapipe.sample.domaingen``):
+    ``code/`` (Python with an MIT license header, C++, Java, Rust, Go, a protobuf-generated ``_pb2.py`` and
+    a minified ``.min.js`` that the code reader rejects, a README it ignores), ``book/`` (a Project Gutenberg
+    style book, hard-wrapped, three chapters), ``encyclopedia/articles.jsonl`` (English and Chinese articles
+    ending in See also / References / External links / 参考文献 / 外部链接 sections, citation marks),
+    ``qa/qa.jsonl`` (question/answer records, one without an answer), ``papers/odd_numbers.tex`` (preamble,
+    comments, ``thebibliography``), ``law/``, ``medical/`` (JSONL), ``patent/`` (hard-wrapped), ``math/``
+    (problem/solution JSONL), ``classical/chinese-poetry/`` (全唐诗 layout in Traditional characters, 宋词
+    layout gzipped, a nested 蒙学 work, an author list without text) and ``classical/niutrans/双语数据/``
+    (line-aligned ``source.txt``/``target.txt`` chapters).
+``domains.yaml``
+    the ingest config of those sources (``root: .``: paths relative to the file), for ``jobs/ingest.py``.
+``benchmarks/sample_bench.jsonl``
+    a small benchmark test set (``id``, ``question``, ``answer``): two items are planted verbatim (question
+    and answer as one paragraph) in web article pages, one in a QA record, two appear nowhere else, so the
+    decontamination stage has real work.
 ``sample-manifest.json``
     what was planted where (format below).
 
@@ -43,6 +64,8 @@ Content (about 200 HTML pages in total)
   (word 5-gram Jaccard, character 5-grams for Chinese, recorded in the manifest; > 0.7).
 * Repeated paragraphs: 3 English and 2 Chinese boilerplate paragraphs (newsletter blurb, disclaimer, newsroom
   bio) appended to the article body of about 40% / 35% of the pages.
+* Benchmark contamination: one English and one Chinese article (UTF-8, never duplicated) carry a benchmark item
+  of ``benchmarks/sample_bench.jsonl`` as their third paragraph (``benchmark_item`` in ``pages[]``).
 * Spam / low quality (9 pages, ``expected_quality: low``): keyword stuffing (English and Chinese), 40 repeated
   lines, a link farm, lorem ipsum, a two-word page, random characters, a symbol-heavy page, a JavaScript wall.
 * Non-HTML and non-200: 2 PDF, 2 PNG, 1 JSON, 1 CSS, 1 JavaScript response; two 404, one 500, two 301 with a
@@ -88,7 +111,13 @@ paragraphs, boilerplate (indexes into repeated_paragraphs), expected_quality (go
 payload_digest, malformed, duplicate_of / near_duplicate_of / spam_kind, file, record_index, offset, warc_date;
 ``exact_duplicates[]`` (original, duplicates, payload_digest); ``near_duplicates[]`` (original, variant, lang,
 edits, jaccard_5gram); ``repeated_paragraphs[]`` (lang, text, pages, count); ``spam[]``; ``non_html[]``;
-``charset_variants[]``.
+``charset_variants[]``;
+``domains``: config, ``sources[]`` (name, domain, reader and what ingest must give: documents, rejects by
+reason, skips by reason, ignored_files, counters), ``checks[]`` (url of one document, what, and ``absent``
+substrings, ``present`` substrings, whole ``lines``, or the ``reject_reason``), ``files[]`` (path, size,
+sha256);
+``benchmark``: file, fields, items, ``planted[]`` (item, where: web_page / domain_document, url, ...); a page
+with a planted item has ``benchmark_item`` set in ``pages[]``.
 """
 
 from __future__ import annotations
@@ -100,20 +129,30 @@ import re
 import sys
 from pathlib import Path
 
+from .domaingen import BENCHMARK_PATH, CONFIG_NAME, build_domain_files
 from .warcgen import build_plan, render
 
 MANIFEST_NAME = "sample-manifest.json"
 
-__all__ = ["write_sample_corpus", "build_sample_corpus", "MANIFEST_NAME", "main"]
+__all__ = ["write_sample_corpus", "build_sample_corpus", "MANIFEST_NAME", "DOMAINS_CONFIG", "BENCHMARK_PATH", "main"]
+
+DOMAINS_CONFIG = CONFIG_NAME
 
 
 def build_sample_corpus(seed: int = 0, n_files: int = 3, include_plain: bool = True) -> tuple[dict, dict]:
-    """Build the corpus in memory: ``({file name: bytes}, manifest)``."""
+    """Build the corpus in memory: ``({relative path: bytes}, manifest)``, the WARC files first (in
+    order), then the domain sources, their config and the benchmark file (sorted by path)."""
     if n_files < 1:
         raise ValueError("n_files must be >= 1")
     plan = build_plan(seed)
     files, manifest = render(plan, seed, n_files, include_plain)
-    return {f.name: bytes(f.data) for f in files}, manifest
+    domain_files, domains, benchmark = build_domain_files()
+    benchmark["planted"] = plan.benchmark_pages + benchmark["planted"]
+    manifest["domains"] = domains
+    manifest["benchmark"] = benchmark
+    blobs = {f.name: bytes(f.data) for f in files}
+    blobs.update(sorted(domain_files.items()))
+    return blobs, manifest
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -133,11 +172,13 @@ _OUR_FILES = re.compile(r"sample-\d{4}\.warc(\.gz)?")
 
 def write_sample_corpus(out_dir: str | os.PathLike, seed: int = 0, n_files: int = 3,
                         include_plain: bool = True) -> list[str]:
-    """Write the sample WARC files and ``sample-manifest.json`` into ``out_dir``; return the paths written.
+    """Write the sample WARC files, the domain sources (``domains/``, ``domains.yaml``), the benchmark
+    file (``benchmarks/``) and ``sample-manifest.json`` into ``out_dir``; return the paths written.
 
-    The WARC files come first in the returned list (in order), the manifest last.  Deterministic for a given
-    ``(seed, n_files, include_plain)``; every file is written atomically (temp file + ``os.replace``).
-    ``sample-NNNN.warc[.gz]`` files left in ``out_dir`` by an earlier run with more files are removed.
+    The WARC files come first in the returned list (in order), then the other files (sorted), the manifest
+    last.  Deterministic for a given ``(seed, n_files, include_plain)``; every file is written atomically
+    (temp file + ``os.replace``).  ``sample-NNNN.warc[.gz]`` files left in ``out_dir`` by an earlier run with
+    more files are removed.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,6 +189,7 @@ def write_sample_corpus(out_dir: str | os.PathLike, seed: int = 0, n_files: int 
             old.unlink()
     paths = []
     for name, data in blobs.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(out / name, data)
         paths.append(str(out / name))
     text = json.dumps(manifest, ensure_ascii=False, indent=1) + "\n"
@@ -171,14 +213,20 @@ def _summary(manifest: dict, paths: list[str]) -> str:
     lines.append("article languages: " + ", ".join(f"{k}={v}" for k, v in manifest["languages"].items()))
     lines.append("malformed records: " + ", ".join(
         f"{m['kind']}@{f['name']}:{m['offset']}" for f in manifest["files"] for m in f["malformed"]))
+    d, b = manifest["domains"], manifest["benchmark"]
+    lines.append(f"domain sources: {len(d['sources'])} ({', '.join(sorted({s['domain'] for s in d['sources']}))}), "
+                 f"{len(d['files'])} files, config {d['config']}")
+    lines.append(f"benchmark: {b['file']}, {b['items']} items, planted: "
+                 + ", ".join(f"{p['item']}@{p['url']}" for p in b["planted"]))
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m datapipe.sample",
-        description="Write the project's deterministic sample WARC corpus (multilingual HTML articles, "
-                    "duplicates, spam, non-HTML and malformed records) plus sample-manifest.json.")
+        description="Write the project's deterministic sample corpus: WARC files (multilingual HTML articles, "
+                    "duplicates, spam, non-HTML and malformed records), non-web domain sources with their "
+                    "ingest config domains.yaml, a benchmark file, and sample-manifest.json.")
     ap.add_argument("--out", default="data/sample", help="output directory (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     ap.add_argument("--n-files", type=int, default=3, help="number of .warc.gz files (default: %(default)s)")

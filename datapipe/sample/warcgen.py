@@ -23,9 +23,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from . import compose as cp
+from . import domaingen as dg
+from . import domaintext as dt
 from . import textbank as tb
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CRAWL_NAME = "TELEFLM-SAMPLE-2024-08"
 CRAWL_START = datetime(2024, 2, 20, tzinfo=timezone.utc)
 CRAWL_DAYS = 14
@@ -186,6 +188,7 @@ class Plan:
     near_duplicates: list[dict]
     boilerplate: list[dict]
     sites: dict
+    benchmark_pages: list[dict]
 
 
 class _Ids:
@@ -327,15 +330,11 @@ def build_plan(seed: int) -> Plan:
     per_site: dict[str, list[dict]] = {}
     for e in all_entries:
         per_site.setdefault(e["site"].host, []).append(e)
-    for host, group in per_site.items():
+    for group in per_site.values():
         for idx, e in enumerate(group):
             others = [group[(idx + k) % len(group)] for k in range(1, min(6, len(group)))]
-            sidebar = [(o["url"], o["article"].headline) for o in others]
-            art = e["article"]
-            e["html"] = cp.render_article_page(
-                lang=art.lang, site_name=e["site"].name, host=host, article=art, sidebar=sidebar,
-                meta_charset=e["meta_charset"], meta_style=e["meta_style"] or "html5")
-            e["body"] = e["html"].encode(e["encoding"])
+            e["sidebar"] = [(o["url"], o["article"].headline) for o in others]
+            _render(e)
 
     boiler_index = {b["text"]: i for i, b in enumerate(boiler)}
 
@@ -387,6 +386,25 @@ def build_plan(seed: int) -> Plan:
         [picks[2].url + "?from=timeline&isappinstalled=0"],
         [picks[3].url + "?page=1", picks[3].url + "/amp"],
     ]
+    # --- benchmark items planted in article pages, for the decontamination stage -----------------
+    # An item goes, as one paragraph, into a UTF-8 article that is not copied elsewhere (no exact or
+    # near duplicate), so it occurs exactly once in the crawl.
+    bench_rng = random.Random(f"teleflm-sample/{seed}/benchmark")
+    copied = {f.url for f in picks}
+    benchmark_pages = []
+    for item_id in dt.WEB_PLANTED_ITEMS:
+        lang = dg.benchmark_item(item_id)["lang"]
+        cands = [n for n, e in enumerate(entries) if e["role"] == "article" and e["encoding"] == "utf-8"
+                 and e["article"].lang == lang and e["url"] not in copied]
+        n = bench_rng.choice(cands)
+        e = entries[n]
+        e["article"].paragraphs.insert(min(2, len(e["article"].paragraphs)), [dg.planted_text(item_id)])
+        _render(e)
+        fetches[n].body = e["body"]
+        fetches[n].page = dict(page_info(e, "article"), benchmark_item=item_id)
+        copied.add(e["url"])
+        benchmark_pages.append({"item": item_id, "where": "web_page", "url": e["url"], "lang": lang})
+
     exact_meta = []
     for d, (orig, urls) in enumerate(zip(picks, dup_urls)):
         for u_i, u in enumerate(urls):
@@ -478,7 +496,16 @@ def build_plan(seed: int) -> Plan:
 
     return Plan(fetches=fetches, malformed=malformed, truncated_last=truncated_last, revisit_count=2,
                 exact_duplicates=exact_meta, near_duplicates=near_meta,
-                boilerplate=[dict(b, pages=[]) for b in boiler], sites=sites)
+                boilerplate=[dict(b, pages=[]) for b in boiler], sites=sites, benchmark_pages=benchmark_pages)
+
+
+def _render(e: dict) -> None:
+    """The entry's HTML page and its encoded bytes (again after a benchmark item is planted)."""
+    art = e["article"]
+    e["html"] = cp.render_article_page(
+        lang=art.lang, site_name=e["site"].name, host=e["site"].host, article=art, sidebar=e["sidebar"],
+        meta_charset=e["meta_charset"], meta_style=e["meta_style"] or "html5")
+    e["body"] = e["html"].encode(e["encoding"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -783,6 +810,7 @@ def _manifest(plan: Plan, files: list[FileOut], locs: dict, seed: int, n_files: 
             continue
         p = dict(f.page)
         p.setdefault("malformed", None)
+        p.setdefault("benchmark_item", None)
         p.update(locs[f.key])
         pages.append(p)
     order = {fo.name: i for i, fo in enumerate(files)}
