@@ -157,10 +157,10 @@ class HadoopFS:
         finally:
             stream.close()
 
-    def list_files(self, patterns: Iterable[str]) -> list[str]:
-        """Files matching paths, directories (recursively) or globs, sorted; names starting with
-        ``.`` or ``_`` (Hadoop's hidden files: checksums, markers) are skipped."""
-        found: set[str] = set()
+    def list_files(self, patterns: Iterable[str], hidden: tuple[str, ...] = (".", "_")) -> list[tuple[str, int]]:
+        """``(URI, size)`` of the files matching paths, directories (recursively) or globs, sorted by URI.
+        Names starting with a ``hidden`` prefix are skipped (by default Hadoop's: checksums, markers)."""
+        found: dict[str, int] = {}
         for pattern in patterns:
             fs = self._fs(pattern)
             statuses = fs.globStatus(self._path(pattern))
@@ -170,10 +170,11 @@ class HadoopFS:
                 if st.isDirectory():
                     it = fs.listFiles(st.getPath(), True)
                     while it.hasNext():
-                        found.add(str(it.next().getPath().toString()))
+                        f = it.next()
+                        found[str(f.getPath().toString())] = int(f.getLen())
                 else:
-                    found.add(str(st.getPath().toString()))
-        return sorted(p for p in found if not p.rsplit("/", 1)[-1].startswith((".", "_")))
+                    found[str(st.getPath().toString())] = int(st.getLen())
+        return sorted((p, n) for p, n in found.items() if not p.rsplit("/", 1)[-1].startswith(hidden))
 
 
 # --- staged rows ---------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def run(argv: list[str] | None = None) -> dict:
     started = time.time()
     spark = spark_session(f"teleflm-{STAGE}", args.master)
     fs = HadoopFS(spark)
-    files = fs.list_files(args.input)
+    files = [path for path, _ in fs.list_files(args.input)]
     if not files:
         raise StageError(f"no input files under {args.input}")
     n_parts = min(args.partitions or len(files), len(files))

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pyarrow as pa
 
@@ -73,7 +71,7 @@ def list_sources(spark, config: DomainsConfig, root: str, strict: bool) -> tuple
         for pattern in source.paths:
             uri = pattern if "://" in pattern or pattern.startswith("/") else f"{root_q}/{pattern}"
             try:
-                listed = fs.list_files([uri])
+                listed = fs.list_files([uri], hidden=(".",))  # code sources have __init__.py
             except StageError:
                 listed = []
             if not listed:
@@ -82,12 +80,12 @@ def list_sources(spark, config: DomainsConfig, root: str, strict: bool) -> tuple
                 log.warning("source %r: no file matches %s; skipped", source.name, uri)
                 counters[f"source.{source.name}.skip.missing_path"] += 1
                 continue
-            for path in listed:
+            for path, size in listed:
                 relpath = path[len(root_q) + 1 :] if path.startswith(root_q + "/") else path
                 if not reader.accepts(relpath):
                     counters[f"source.{source.name}.ignored_files"] += 1
                     continue
-                files.append((path, index, relpath, file_size(spark, path)))
+                files.append((path, index, relpath, size))
                 counters[f"source.{source.name}.files"] += 1
     return files, counters
 
@@ -146,16 +144,6 @@ def ingest_partition(config: DomainsConfig, driver_counters: Counter):
         yield from out.finish(counters)
 
     return run
-
-
-def file_size(spark, uri: str) -> int:
-    """Bytes of a file: local files directly, others through Hadoop's FileSystem (one JVM call each)."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        return os.path.getsize(parsed.path)
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return int(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).getFileStatus(path).getLen())
 
 
 def run(argv: list[str] | None = None) -> dict:
