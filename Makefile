@@ -17,7 +17,8 @@ STAMP := $(VENV)/.installed
 DEMO := out/demo
 CONF_ARG = $(if $(CONF),--config $(CONF))
 
-.PHONY: help setup test demo sample extract clean-text dedup-paragraphs funnel dist bench-extract clean
+.PHONY: help setup test demo sample pipeline extract clean-text dedup-paragraphs ingest-domains quality-model quality \
+	dedup-minhash decontaminate mix dist bench-extract bench-dedup clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -37,14 +38,14 @@ setup: $(STAMP)  ## create the virtualenv and install the project with its depen
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
 
-sample: $(STAMP)  ## write the built-in sample WARC corpus to out/demo/warc
-	$(PY) -m datapipe.sample --out $(DEMO)/warc
+sample: $(STAMP)  ## write the built-in sample corpus (WARC, domain sources, benchmark) to out/demo/sample
+	$(PY) -m datapipe.sample --out $(DEMO)/sample
 
-demo: sample  ## run every stage on the built-in sample and print the funnel
-	$(MAKE) --no-print-directory extract IN='$(DEMO)/warc/*.warc*' OUT=$(DEMO)/extracted
-	$(MAKE) --no-print-directory clean-text IN=$(DEMO)/extracted OUT=$(DEMO)/cleaned
-	$(MAKE) --no-print-directory dedup-paragraphs IN=$(DEMO)/cleaned OUT=$(DEMO)/dedup_paragraphs
-	@echo; echo "Funnel ($(DEMO)/dedup_paragraphs/_funnel.md):"; cat $(DEMO)/dedup_paragraphs/_funnel.md
+demo: sample  ## the whole chain on the built-in sample (out/demo), with its funnel
+	$(PY) -m jobs.run_chain --config configs/demo/pipeline.yaml $(CHAIN_ARGS)
+
+pipeline: $(STAMP)  ## the whole chain (CONF=configs/pipeline.yaml; MASTER=, CHAIN_ARGS=--force/--from STAGE)
+	$(PY) -m jobs.run_chain --config $(or $(CONF),configs/pipeline.yaml) --master '$(MASTER)' $(CHAIN_ARGS)
 
 extract: $(STAMP)  ## stage 1: WARC -> documents (IN=files/glob/dir OUT=dir [CONF=])
 	$(SUBMIT) jobs/extract.py --input $(IN) --output $(OUT) $(CONF_ARG)
@@ -55,11 +56,32 @@ clean-text: $(STAMP)  ## stage 2: heuristic cleaning (IN=stage output OUT=dir [C
 dedup-paragraphs: $(STAMP)  ## stage 3: paragraph-level exact dedup (IN=stage output OUT=dir [CONF=])
 	$(SUBMIT) jobs/dedup_paragraphs.py --input $(IN) --output $(OUT) $(CONF_ARG)
 
+ingest-domains: $(STAMP)  ## non-web domains -> documents (CONF=configs/domains.yaml OUT=dir [ROOT=data root])
+	$(SUBMIT) jobs/ingest.py --config $(or $(CONF),configs/domains.yaml) --output $(OUT) $(if $(ROOT),--root $(ROOT))
+
+quality-model: $(STAMP)  ## train the fastText quality classifiers (POS=reference docs NEG=web docs OUT=model dir [CONF=])
+	$(SUBMIT) jobs/quality_model.py --positives $(POS) --negatives $(NEG) --output $(OUT) $(CONF_ARG)
+
+quality: $(STAMP)  ## score and filter by quality (IN=stage output MODEL=model dir OUT=dir [CONF=])
+	$(SUBMIT) jobs/quality.py --input $(IN) --model $(MODEL) --output $(OUT) $(CONF_ARG)
+
+dedup-minhash: $(STAMP)  ## MinHash near-duplicate removal (IN=stage output(s) OUT=dir [CONF=])
+	$(SUBMIT) jobs/dedup_minhash.py --input $(IN) --output $(OUT) $(CONF_ARG)
+
+decontaminate: $(STAMP)  ## benchmark n-gram decontamination (IN=stage output OUT=dir [CONF=] [BENCH_ROOT=])
+	$(SUBMIT) jobs/decontaminate.py --input $(IN) --output $(OUT) $(CONF_ARG) $(if $(BENCH_ROOT),--benchmarks-root $(BENCH_ROOT))
+
+mix: $(STAMP)  ## domain-weighted mixture with per-domain epochs (IN=stage output(s) OUT=dir [CONF=])
+	$(SUBMIT) jobs/mix.py --input $(IN) --output $(OUT) $(CONF_ARG)
+
 dist: $(STAMP)  ## build dist/teleflm.zip, the code to ship to a cluster with --py-files
 	$(PY) -m jobs.dist --output dist/teleflm.zip
 
 bench-extract: $(STAMP)  ## extract throughput and quality vs bare trafilatura (needs ../shared/data)
 	$(PY) bench/bench_extract.py
+
+bench-dedup: $(STAMP)  ## MinHash stage vs datatrove on 100k documents (needs ../shared/data)
+	$(PY) bench/bench_dedup.py
 
 clean:  ## remove outputs (out/, dist/), not the virtualenv
 	rm -rf out dist

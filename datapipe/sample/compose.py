@@ -321,23 +321,24 @@ def near_duplicate(article: Article, rng, source_name: str) -> tuple[Article, li
         pi, si = rng.choice(flat)
         paras[pi][si] = _NUM.sub(lambda m: str(int(m.group()) + rng.randint(1, 9)), paras[pi][si], count=1)
         edits.append(f"changed a number in sentence {si} of paragraph {pi}")
-    # 3. replace a few words
+    # 3. replace a word in every paragraph that has a replaceable one (as a rewording syndication
+    #    does): no paragraph stays byte-identical, so only near-duplicate detection can catch the copy
     syn = tb.ZH_SYNONYMS if article.lang == "zh" else tb.EN_SYNONYMS
-    replaced = 0
     order = list(range(len(syn)))
     rng.shuffle(order)
-    for j in order:
-        old, new = syn[j]
-        for pi, p in enumerate(paras):
-            for si, s in enumerate(p):
-                if replaced >= 3:
+    for pi, p in enumerate(paras):
+        done = False
+        for j in order:
+            old, new = syn[j]
+            pat = re.compile(re.escape(old)) if article.lang == "zh" else re.compile(rf"\b{re.escape(old)}\b")
+            for si, sent in enumerate(p):
+                if pat.search(sent):
+                    p[si] = pat.sub(new, sent, count=1)
+                    edits.append(f"replaced '{old}' with '{new}' in paragraph {pi}")
+                    done = True
                     break
-                pat = re.compile(re.escape(old)) if article.lang == "zh" else re.compile(rf"\b{re.escape(old)}\b")
-                if pat.search(s):
-                    p[si] = pat.sub(new, s, count=1)
-                    replaced += 1
-                    edits.append(f"replaced '{old}' with '{new}'")
-                    break
+            if done:
+                break
     # 4. a republication note at the end
     note = (tb.ZH_REPUBLISHED if article.lang == "zh" else tb.EN_REPUBLISHED).format(source=source_name)
     edits.append("added republication note")

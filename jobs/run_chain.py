@@ -1,0 +1,307 @@
+"""The whole data pipeline as a chain of spark-submit jobs, from WARC files to the weighted mixture.
+
+    python -m jobs.run_chain --config configs/pipeline.yaml [--master spark://...] [--force] [--from STAGE]
+
+Stages run in order, each as its own ``spark-submit`` application (``local[*]`` by default, any
+master). A stage is skipped when its output is complete (``_SUCCESS``) and was made from the same
+arguments, config files and upstream outputs (a fingerprint kept in ``OUT/_chain/``); ``--force`` or
+``--from`` re-runs. The final report (``OUT/report/``: funnel as markdown, CSV and a PNG chart) covers
+every stage of the chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import hashlib
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import Field
+
+from datapipe.config import ConfigError, StrictModel, load_config
+from datapipe.stats import funnel_rows, render_funnel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StageConfigs(StrictModel):
+    """The config file of each stage (paths relative to the working directory)."""
+
+    extract: str = "configs/extract.yaml"
+    clean: str = "configs/clean.yaml"
+    dedup_paragraphs: str = "configs/dedup_paragraphs.yaml"
+    quality: str = "configs/quality.yaml"
+    dedup_minhash: str = "configs/dedup_minhash.yaml"
+    decontaminate: str = "configs/decontaminate.yaml"
+    mix: str = "configs/mix.yaml"
+
+
+class PipelineConfig(StrictModel):
+    """What the chain reads, where it writes, and how it submits (``configs/pipeline.yaml``)."""
+
+    out: str = Field("out/pipeline", description="directory (any Hadoop URI) that receives every stage's output")
+    warc: list[str] = Field(default_factory=lambda: ["../shared/data/warc"], min_length=1)
+    domains: str = Field("configs/domains.yaml", description="the ingest stage's source list")
+    domains_root: str | None = Field(None, description="root for the relative paths in `domains` (default: its own)")
+    benchmarks_root: str | None = Field(None, description="root of the benchmark files for decontamination")
+    master: str = "local[*]"
+    driver_memory: str = "4g"
+    spark_args: list[str] = Field(default_factory=list, description="extra spark-submit arguments")
+    configs: StageConfigs = Field(default_factory=StageConfigs)
+
+
+@dataclass
+class Step:
+    name: str
+    script: str
+    args: list[str]
+    output: str
+    upstream: list[str] = field(default_factory=list)
+    config_files: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    """Input files from outside the chain (paths, globs or directories): their listing, with sizes
+    and modification times, is part of the fingerprint, so new or changed input re-runs the stage."""
+    marker: str = "_SUCCESS"
+    """The file whose presence says the output is complete."""
+    documents: bool = True
+    """Whether the output is a document stage (with ``_stats.json``, a row of the funnel)."""
+
+
+def plan(cfg: PipelineConfig) -> list[Step]:
+    """The chain: web text through extract, clean and paragraph dedup; the other domains through
+    ingest; a quality model trained on both; then quality, MinHash dedup, decontamination, mixture."""
+    o = cfg.out.rstrip("/")
+    c = cfg.configs
+    out = {name: f"{o}/{name}" for name in ("extracted", "cleaned", "dedup_paragraphs", "domains", "quality_model",
+                                            "quality", "dedup_minhash", "decontaminated", "mixture")}
+    ingest_args = ["--config", cfg.domains, "--output", out["domains"]]
+    if cfg.domains_root:
+        ingest_args += ["--root", cfg.domains_root]
+    domains_root = cfg.domains_root or _domains_root(cfg.domains)
+    decontam_args = ["--input", out["dedup_minhash"], "--output", out["decontaminated"], "--config", c.decontaminate]
+    if cfg.benchmarks_root:
+        decontam_args += ["--benchmarks-root", cfg.benchmarks_root]
+    return [
+        Step("extract", "jobs/extract.py", ["--input", *cfg.warc, "--output", out["extracted"], "--config", c.extract],
+             out["extracted"], [], [c.extract], external=list(cfg.warc)),
+        Step("clean", "jobs/clean.py", ["--input", out["extracted"], "--output", out["cleaned"], "--config", c.clean],
+             out["cleaned"], ["extract"], [c.clean]),
+        Step("dedup_paragraphs", "jobs/dedup_paragraphs.py",
+             ["--input", out["cleaned"], "--output", out["dedup_paragraphs"], "--config", c.dedup_paragraphs],
+             out["dedup_paragraphs"], ["clean"], [c.dedup_paragraphs]),
+        Step("ingest", "jobs/ingest.py", ingest_args, out["domains"], [], [cfg.domains], external=[domains_root]),
+        Step("quality_model", "jobs/quality_model.py",
+             ["--positives", out["domains"], "--negatives", out["extracted"], "--output", out["quality_model"], "--config", c.quality],
+             out["quality_model"], ["extract", "ingest"], [c.quality], marker="model.json", documents=False),
+        Step("quality", "jobs/quality.py",
+             ["--input", out["dedup_paragraphs"], "--output", out["quality"], "--model", out["quality_model"], "--config", c.quality],
+             out["quality"], ["dedup_paragraphs", "quality_model"], [c.quality]),
+        Step("dedup_minhash", "jobs/dedup_minhash.py",
+             ["--input", out["quality"], out["domains"], "--output", out["dedup_minhash"], "--config", c.dedup_minhash],
+             out["dedup_minhash"], ["quality", "ingest"], [c.dedup_minhash]),
+        Step("decontaminate", "jobs/decontaminate.py", decontam_args, out["decontaminated"], ["dedup_minhash"], [c.decontaminate],
+             external=[_benchmarks_root(c.decontaminate, cfg.benchmarks_root)]),
+        Step("mix", "jobs/mix.py", ["--input", out["decontaminated"], "--output", out["mixture"], "--config", c.mix],
+             out["mixture"], ["decontaminate"], [c.mix]),
+    ]
+
+
+# --- where outputs live: local paths or any URI pyarrow's file systems open -----------------------
+
+
+def _fs(uri: str):
+    from pyarrow import fs as pafs
+
+    if "://" not in uri or uri.startswith("file://"):
+        return pafs.LocalFileSystem(), os.path.abspath(uri.removeprefix("file://"))
+    return pafs.FileSystem.from_uri(uri.replace("s3a://", "s3://", 1))
+
+
+def _exists(uri: str) -> bool:
+    from pyarrow import fs as pafs
+
+    fs, path = _fs(uri)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def _read(uri: str) -> str:
+    fs, path = _fs(uri)
+    with fs.open_input_stream(path) as f:
+        return f.read().decode("utf-8")
+
+
+def _write(uri: str, text: str) -> None:
+    fs, path = _fs(uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+def _domains_root(domains_config: str) -> str:
+    from datapipe.domains.config import load_domains_config
+
+    return load_domains_config(domains_config)[1] if Path(domains_config).is_file() else domains_config
+
+
+def _benchmarks_root(decontam_config: str, override: str | None) -> str:
+    from datapipe.decontam import DecontamConfig
+
+    if override:
+        return override
+    return str(load_config(DecontamConfig, decontam_config).root_path()) if Path(decontam_config).is_file() else ""
+
+
+def list_inputs(patterns: list[str]) -> list[tuple[str, int, int]]:
+    """(path, size, mtime in ns) of every file under the given paths, globs or directories."""
+    from pyarrow import fs as pafs
+
+    found = []
+    for pattern in patterns:
+        if "://" in pattern and not pattern.startswith("file://"):
+            fs, path = _fs(pattern)
+            infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+            found += [(i.path, i.size or 0, i.mtime_ns or 0) for i in infos if i.type == pafs.FileType.File]
+            continue
+        for match in glob.glob(pattern.removeprefix("file://"), recursive=True):
+            paths = [match] if os.path.isfile(match) else [os.path.join(d, f) for d, _, fs_ in os.walk(match) for f in fs_]
+            for p in paths:
+                st = os.stat(p)
+                found.append((os.path.abspath(p), st.st_size, st.st_mtime_ns))
+    return sorted(found)
+
+
+def fingerprint(step: Step, upstream: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([step.script, step.args, list_inputs(step.external)]).encode())
+    for path in step.config_files:
+        h.update(Path(path).read_bytes() if Path(path).is_file() else b"<missing>")
+    for name in step.upstream:
+        h.update(upstream[name].encode())
+    return h.hexdigest()
+
+
+def spark_submit(cfg: PipelineConfig, master: str) -> list[str]:
+    python = sys.executable
+    return [
+        str(Path(python).parent / "spark-submit"),
+        "--master", master,
+        "--driver-memory", cfg.driver_memory,
+        "--driver-java-options", f"-Dlog4j2.configurationFile={ROOT / 'configs' / 'log4j2.properties'}",
+        "--conf", "spark.ui.enabled=false",
+        "--conf", f"spark.pyspark.python={os.environ.get('PYSPARK_PYTHON', python)}",
+        *cfg.spark_args,
+    ]
+
+
+def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = False, start: str | None = None) -> list[dict]:
+    """Run (or skip) every stage; returns the stats of each, in chain order."""
+    steps = plan(cfg)
+    names = [s.name for s in steps]
+    if start is not None and start not in names:
+        raise ConfigError(f"unknown stage {start!r}; stages: {', '.join(names)}")
+    rerun_from = names.index(start) if start else (0 if force else None)
+    prints: dict[str, str] = {}
+    chain_dir = f"{cfg.out.rstrip('/')}/_chain"
+    submit = spark_submit(cfg, master or cfg.master)
+    env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
+    for i, step in enumerate(steps):
+        fp = fingerprint(step, prints)
+        prints[step.name] = fp
+        record = f"{chain_dir}/{step.name}.json"
+        forced = rerun_from is not None and i >= rerun_from
+        done = _exists(f"{step.output}/{step.marker}") and _exists(record) and json.loads(_read(record)).get("fingerprint") == fp
+        if done and not forced:
+            print(f"[{i + 1}/{len(steps)}] {step.name}: complete, skipped ({step.output})", flush=True)
+            continue
+        cmd = submit + [str(ROOT / step.script), *step.args]
+        print(f"[{i + 1}/{len(steps)}] {step.name}: {shlex.join(cmd)}", flush=True)
+        started = time.time()
+        proc = subprocess.run(cmd, env=env)
+        if proc.returncode != 0:
+            raise SystemExit(f"stage {step.name} failed with exit code {proc.returncode}; later stages not run")
+        _write(record, json.dumps({"fingerprint": fp, "seconds": round(time.time() - started, 1)}) + "\n")
+    return [json.loads(_read(f"{s.output}/_stats.json")) for s in steps if s.documents]
+
+
+def write_report(cfg: PipelineConfig, stats: list[dict]) -> str:
+    """Funnel of the whole chain as markdown, CSV and PNG under ``OUT/report``; returns the markdown."""
+    rows = funnel_rows(stats)
+    md = render_funnel(rows)
+    report = f"{cfg.out.rstrip('/')}/report"
+    _write(f"{report}/funnel.md", md + "\n")
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["stage", "docs_in", "docs_out", "kept_pct", "bytes_in", "bytes_out", "seconds", "drops"])
+    for r in rows:
+        w.writerow([r["stage"], r["docs_in"], r["docs_out"], r["kept_pct"], r["bytes_in"], r["bytes_out"], r["seconds"],
+                    json.dumps(r["drops"])])
+    _write(f"{report}/funnel.csv", buf.getvalue())
+    fs, path = _fs(f"{report}/funnel.png")
+    with fs.open_output_stream(path) as f:
+        f.write(funnel_png(rows))
+    return md
+
+
+def funnel_png(rows: list[dict]) -> bytes:
+    """Documents and bytes in and out per stage, side by side, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["stage"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.5 * len(rows) + 1.8), sharey=True)
+    for ax, (unit, scale, label) in zip(axes, (("docs", 1, "documents"), ("bytes", 1e6, "MB of text"))):
+        ins = [r[f"{unit}_in"] / scale for r in rows]
+        outs = [r[f"{unit}_out"] / scale for r in rows]
+        y = range(len(rows))
+        ax.barh([v + 0.2 for v in y], ins, height=0.4, color="#c7d4e8", label="in")
+        ax.barh([v - 0.2 for v in y], outs, height=0.4, color="#2f5d9e", label="out")
+        for v, (i_, o_) in zip(y, zip(ins, outs)):
+            ax.text(o_, v - 0.2, f" {o_:,.0f}" if unit == "docs" else f" {o_:,.2f}", va="center", fontsize=8)
+        ax.set_xlabel(label)
+        ax.legend(loc="lower right", fontsize=8)
+    axes[0].set_yticks(range(len(rows)), names)
+    axes[0].invert_yaxis()
+    fig.suptitle("Data pipeline funnel")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="run_chain", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="configs/pipeline.yaml", help="pipeline config (YAML)")
+    p.add_argument("--master", default=None, help="Spark master for every stage (overrides the config)")
+    p.add_argument("--force", action="store_true", help="re-run every stage even if its output is complete")
+    p.add_argument("--from", dest="start", default=None, help="re-run from this stage on")
+    p.add_argument("--plan", action="store_true", help="print the stages and their commands, run nothing")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(PipelineConfig, args.config)
+        if args.plan:
+            for i, s in enumerate(plan(cfg)):
+                print(f"[{i + 1}] {s.name}: {s.script} {shlex.join(s.args)}")
+            return 0
+        stats = run_chain(cfg, master=args.master, force=args.force, start=args.start)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\nPipeline funnel (" + cfg.out.rstrip("/") + "/report/funnel.{md,csv,png}):")
+    print(write_report(cfg, stats))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
