@@ -87,3 +87,40 @@ def test_extract_through_spark_submit_on_a_standalone_cluster(standalone):
     _wait(lambda: _master_state(ui).get("completedapps"), 30, "the master to record the finished application")
     apps = _master_state(ui)["completedapps"]
     assert [a["name"] for a in apps] == ["teleflm-extract"] and apps[0]["state"] == "FINISHED"
+
+
+def test_the_whole_chain_on_the_sample_through_the_cluster(standalone, tmp_path):
+    """run_chain submits every stage to the standalone master; a second run skips them all."""
+    import yaml
+
+    from datapipe.sample import MANIFEST_NAME, write_sample_corpus
+
+    master, env, work, _ = standalone
+    sample = tmp_path / "sample"
+    write_sample_corpus(sample)
+    decontam = tmp_path / "decontaminate.yaml"
+    decontam.write_text(yaml.safe_dump({"root": str(sample), "benchmarks": [
+        {"name": "sample_bench", "paths": ["benchmarks/sample_bench.jsonl"], "fields": ["question", "answer"]}]}))
+    out = tmp_path / "out"
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(yaml.safe_dump({
+        "out": str(out), "warc": [str(sample / "*.warc*")], "domains": str(sample / "domains.yaml"),
+        "driver_memory": "1g", "spark_args": ["--py-files", str(build_zip(work / "chain.zip")), "--executor-memory", "1g"],
+        "configs": {"quality": str(ROOT / "configs" / "demo" / "quality.yaml"), "decontaminate": str(decontam)},
+    }))
+    cmd = [sys.executable, "-m", "jobs.run_chain", "--config", str(pipeline), "--master", master]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    funnel = (out / "report" / "funnel.md").read_text()
+    stages = [line.split("|")[1].strip() for line in funnel.splitlines()[2:]]
+    assert stages == ["extract", "clean", "dedup_paragraphs", "ingest", "quality", "dedup_minhash", "decontaminate", "mix"]
+    assert (out / "report" / "funnel.png").stat().st_size > 10_000 and (out / "report" / "funnel.csv").exists()
+    manifest = json.loads((sample / MANIFEST_NAME).read_text())
+    decontam_stats = json.loads((out / "decontaminated" / "_stats.json").read_text())["counters"]
+    assert decontam_stats["drop.decontam:sample_bench"] == len(manifest["benchmark"]["planted"])
+    assert json.loads((out / "dedup_minhash" / "_stats.json").read_text())["counters"].get("drop.minhash:duplicate", 0) >= 1
+    mix = json.loads((out / "mixture" / "_manifest.json").read_text())
+    assert {d["domain"] for d in mix["domains"]} >= {"WebText", "Code", "ClassicalChinese"}
+
+    again = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count("complete, skipped") == 9, again.stdout[-2000:]
