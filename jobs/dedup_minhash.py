@@ -1,0 +1,342 @@
+"""Stage 5: MinHash LSH near-duplicate removal across the whole corpus (web text and other domains).
+
+    spark-submit jobs/dedup_minhash.py --input out/quality out/domains --output out/dedup_minhash \\
+        [--config configs/dedup_minhash.yaml]
+
+Plan (all shuffles; signatures and the graph stay on the executors):
+1. signatures: one pass over the documents computes each one's MinHash signature and band keys
+   (``datapipe.minhash``) and writes them, with per-partition counters, under ``OUT._tmp-minhash-*``;
+2. candidates: documents sharing a band key form a bucket; each bucket gives edges from its smallest
+   node to every other member (linear in the bucket, not quadratic);
+3. verification (``verify``, on by default): an edge survives when the two signatures agree in at
+   least ``verify_min_matches`` positions, which cuts the false positives of banding;
+4. connected components with the large-star / small-star iteration of Kiveris et al. 2014
+   ("Connected Components in MapReduce and Beyond"), until a round changes no edge;
+5. documents are joined with their cluster: the cluster's smallest node survives, the others go to
+   ``_rejects`` as ``minhash:duplicate``.
+
+A node is ``(rank, id)`` with ``rank`` the negated quality score (``annotations["quality.score"]``;
+a document without one ranks as 1.0, above scored web text): node order is survivor preference,
+so each component's minimum, where the iteration leaves every member pointing, is the survivor:
+highest quality, then smallest id. Survivors and duplicates carry ``minhash.cluster_size`` and
+``minhash.cluster`` (53 bits of the survivor id's hash: equal on a duplicate and its survivor).
+Documents are told apart by ``id`` (unique by construction: URL and payload digest); input rows
+sharing an id and a rank are one node and share its fate.
+
+The edge set is persisted every round and checkpointed to the output's file system every
+``checkpoint_interval`` rounds. Reliable checkpoints (``setCheckpointDir`` under the scratch directory)
+rather than ``localCheckpoint``: a local checkpoint lives in the executors' block managers and dies
+with an executor, which on a preemptible cluster fails the job; a reliable one only costs writing the
+(small) edge set. Either one cuts the lineage, which otherwise grows with every round.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from datapipe.config import load_config
+from datapipe.minhash import (
+    CLUSTER_KEY,
+    CLUSTER_SIZE_KEY,
+    QUALITY_KEY,
+    MinHashConfig,
+    MinHasher,
+    band_keys,
+    cluster_key,
+    detection_curve,
+    optimal_bands,
+    survivor_rank,
+    verify_min_matches,
+)
+from jobs.common import (
+    STAGED_SCHEMA,
+    HadoopFS,
+    StagedWriter,
+    StageError,
+    commit_stage,
+    iter_documents,
+    main_wrapper,
+    read_documents,
+    spark_schema,
+    spark_session,
+    stage_parser,
+)
+
+STAGE = "dedup_minhash"
+REASON = "minhash:duplicate"
+SIGNATURE_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("rank", pa.float64()),
+        pa.field("sig", pa.list_(pa.int32())),
+        pa.field("bands", pa.list_(pa.int64())),
+        pa.field("stats_json", pa.string()),
+    ]
+)
+"""Signature pass output: one row per document with tokens, one counters row per partition."""
+
+log = logging.getLogger("jobs.dedup_minhash")
+
+
+# --- 1. signatures -------------------------------------------------------------------------------
+
+
+def _list_column(values, dtype: pa.DataType) -> pa.Array:
+    """A 2-D numpy array as an Arrow list column (one list per row)."""
+    rows, width = values.shape
+    offsets = pa.array(np.arange(0, rows * width + 1, width, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1), dtype))
+
+
+def signature_partition(config: MinHashConfig, bands: int, rows: int):
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        hasher = MinHasher(config)
+        counters: Counter = Counter()
+        for batch in batches:
+            texts, langs = batch.column("text").to_pylist(), batch.column("lang").to_pylist()
+            sigs, has_sig, short = hasher.signatures(texts, langs)
+            by_chars = [hasher.by_chars(t, lang) for t, lang in zip(texts, langs)]
+            counters["docs_char_shingles"] += sum(by_chars)
+            counters["docs_short"] += int(short.sum())
+            counters["docs_no_tokens"] += int((~has_sig).sum())
+            if not has_sig.any():
+                continue
+            keep = pa.array(has_sig)
+            quality = pc.map_lookup(batch.column("annotations"), QUALITY_KEY, "first").filter(keep).to_pylist()
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("id").filter(keep),
+                    pa.array([survivor_rank(q) for q in quality], pa.float64()),
+                    _list_column(sigs[has_sig].view("int32"), pa.int32()),
+                    _list_column(band_keys(sigs[has_sig], bands, rows), pa.int64()),
+                    pa.nulls(int(has_sig.sum()), pa.string()),
+                ],
+                schema=SIGNATURE_SCHEMA,
+            )
+        yield pa.RecordBatch.from_pylist([{"stats_json": json.dumps(dict(counters))}], schema=SIGNATURE_SCHEMA)
+
+    return run
+
+
+# --- 2.-3. candidate edges -----------------------------------------------------------------------
+
+
+def candidate_edges(sigs: DataFrame) -> DataFrame:
+    """``(a, b)`` with ``b`` the smallest node of a bucket and ``a`` another member, deduplicated."""
+    buckets = sigs.select("node", F.posexplode("bands").alias("band", "key"))
+    smallest = F.min("node").over(Window.partitionBy("band", "key"))
+    return (
+        buckets.withColumn("b", smallest)
+        .where(F.col("node") != F.col("b"))
+        .select(F.col("node").alias("a"), "b")
+        .distinct()
+    )
+
+
+def with_matches(edges: DataFrame, sigs: DataFrame) -> DataFrame:
+    """``edges`` plus ``matches``: how many signature positions the two documents share."""
+    sig_a = sigs.select(F.col("node").alias("a"), F.col("sig").alias("sig_a"))
+    sig_b = sigs.select(F.col("node").alias("b"), F.col("sig").alias("sig_b"))
+    equal = F.zip_with("sig_a", "sig_b", lambda x, y: (x == y).cast("int"))
+    return (
+        edges.join(sig_a, "a")
+        .join(sig_b, "b")
+        .select("a", "b", F.aggregate(equal, F.lit(0), lambda acc, x: acc + x).alias("matches"))
+    )
+
+
+# --- 4. connected components ---------------------------------------------------------------------
+
+
+def _large_star(edges: DataFrame) -> DataFrame:
+    """Every node links its larger neighbours to the smallest node of its closed neighbourhood."""
+    both = F.array(
+        F.struct(F.col("a").alias("u"), F.col("b").alias("v")),
+        F.struct(F.col("b").alias("u"), F.col("a").alias("v")),
+    )
+    sym = edges.select(F.explode(both).alias("e")).select("e.u", "e.v")
+    smallest = F.least(F.col("u"), F.min("v").over(Window.partitionBy("u")))
+    return (
+        sym.withColumn("m", smallest)
+        .where(F.col("v") > F.col("u"))
+        .select(F.col("v").alias("a"), F.col("m").alias("b"), (F.col("m") != F.col("u")).alias("changed"))
+    )
+
+
+def _small_star(edges: DataFrame) -> DataFrame:
+    """Every node and its smaller neighbours link to the smallest of them; duplicates merged."""
+    x = edges.withColumn("m", F.min("b").over(Window.partitionBy("a")))
+    changed = F.col("changed") | (F.col("b") != F.col("m"))
+    both = F.array(
+        F.struct(F.col("a").alias("a"), F.col("m").alias("b"), changed.alias("changed")),
+        F.struct(F.col("b").alias("a"), F.col("m").alias("b"), changed.alias("changed")),
+    )
+    return (
+        x.select(F.explode(both).alias("e"))
+        .select("e.*")
+        .where(F.col("a") != F.col("b"))
+        .groupBy("a", "b")
+        .agg(F.max("changed").alias("changed"))
+    )
+
+
+def connected_components(edges: DataFrame, checkpoint_interval: int, max_iterations: int) -> tuple[DataFrame, int]:
+    """Stars ``(a, b)``: every node of a component but its smallest, ``a``, with that smallest
+    node, ``b`` (persisted or checkpointed: the caller unpersists it); and the number of rounds. ``edges`` holds ``(a, b)`` with ``a > b``. A round is a
+    large-star then a small-star step; the iteration stops after a round that changed nothing,
+    which leaves every component a star around its minimum. Needs a checkpoint directory."""
+    current = edges.select("a", "b").persist(StorageLevel.MEMORY_AND_DISK)
+    for rounds in range(1, max_iterations + 1):
+        nxt = _small_star(_large_star(current)).persist(StorageLevel.MEMORY_AND_DISK)
+        row = nxt.agg(F.count(F.lit(1)).alias("edges"), F.sum(F.col("changed").cast("long")).alias("changed")).first()
+        changed = row["changed"] or 0
+        log.info("connected components: round %d, %d edges, %d changed", rounds, row["edges"], changed)
+        if rounds % checkpoint_interval == 0:
+            checkpointed = nxt.checkpoint(eager=True)
+            nxt.unpersist()
+            nxt = checkpointed
+        current.unpersist()
+        current = nxt
+        if not changed:
+            return current, rounds
+    current.unpersist()
+    raise StageError(f"connected components did not converge in {max_iterations} rounds (max_iterations)")
+
+
+# --- 5. survivors and duplicates -----------------------------------------------------------------
+
+
+def membership(stars: DataFrame) -> DataFrame:
+    """``(id, survivor_id, cluster_size)`` for every document in a cluster."""
+    sizes = stars.groupBy("b").agg((F.count(F.lit(1)) + 1).alias("cluster_size"))
+    members = stars.select(F.col("a").alias("node"), "b").unionByName(sizes.select(F.col("b").alias("node"), "b"))
+    return members.join(sizes, "b").select(F.col("node.id").alias("id"), F.col("b.id").alias("survivor_id"), "cluster_size")
+
+
+def apply_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    out = StagedWriter(STAGE)
+    for batch in batches:
+        survivor_ids = batch.column("survivor_id").to_pylist()
+        sizes = batch.column("cluster_size").to_pylist()
+        docs = iter_documents(iter([batch.drop_columns(["survivor_id", "cluster_size"])]))
+        for doc, survivor_id, size in zip(docs, survivor_ids, sizes):
+            out.take(doc)
+            if survivor_id is None:
+                yield from out.keep(doc)
+                continue
+            doc.annotations[CLUSTER_KEY] = cluster_key(survivor_id)
+            doc.annotations[CLUSTER_SIZE_KEY] = float(size)
+            if survivor_id == doc.id:
+                out.counters["clusters"] += 1
+                yield from out.keep(doc)
+            else:
+                yield from out.reject(doc, REASON)
+    yield from out.finish()
+
+
+# --- the stage -----------------------------------------------------------------------------------
+
+
+def run(argv: list[str] | None = None) -> dict:
+    args = stage_parser("dedup_minhash", __doc__.split("\n\n")[0]).parse_args(argv)
+    config = load_config(MinHashConfig, args.config)
+    started = time.time()
+    bands, rows = optimal_bands(config.threshold, config.num_perm, config.false_positive_weight, config.false_negative_weight)
+    min_matches = verify_min_matches(config.threshold, config.num_perm, config.verify_miss_rate)
+    curve = detection_curve(bands, rows)
+    log.info("threshold %.2f, %d permutations: %d bands x %d rows", config.threshold, config.num_perm, bands, rows)
+    log.info("P(candidate | J): %s", ", ".join(f"{j}: {p:.3f}" for j, p in curve.items()))
+    if config.verify:
+        log.info("verification: >= %d of %d signature positions equal (estimated J >= %.3f)", min_matches, config.num_perm, min_matches / config.num_perm)
+
+    spark = spark_session(f"teleflm-{STAGE}", args.master)
+    inputs, docs = read_documents(spark, args)
+    fs = HadoopFS(spark)
+    scratch = f"{fs.qualify(args.output.rstrip('/'))}._tmp-minhash-{uuid.uuid4().hex[:12]}"
+    spark.sparkContext.setCheckpointDir(f"{scratch}/checkpoints")
+    cached: list[DataFrame] = []
+    try:
+        docs.select("id", "lang", "text", "annotations").mapInArrow(
+            signature_partition(config, bands, rows), spark_schema(SIGNATURE_SCHEMA)
+        ).write.parquet(f"{scratch}/signatures")
+        written = spark.read.parquet(f"{scratch}/signatures")
+        shingling: Counter = Counter()
+        for row in written.where(F.col("stats_json").isNotNull()).select("stats_json").collect():
+            shingling.update(json.loads(row.stats_json))
+        sigs = written.where(F.col("stats_json").isNull()).select(F.struct("rank", "id").alias("node"), "sig", "bands")
+
+        edges = candidate_edges(sigs)
+        if config.verify:
+            edges = with_matches(edges, sigs).withColumn("verified", F.col("matches") >= min_matches)
+        else:
+            edges = edges.withColumn("verified", F.lit(True))
+        edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(edges)
+        counts = edges.agg(F.count(F.lit(1)).alias("candidates"), F.sum(F.col("verified").cast("long")).alias("verified")).first()
+        stars, rounds = connected_components(edges.where("verified"), config.checkpoint_interval, config.max_iterations)
+        cached.append(stars)
+        members = membership(stars).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(members)
+        histogram = {
+            int(r["cluster_size"]): int(r["clusters"])
+            for r in members.where(F.col("id") == F.col("survivor_id")).groupBy("cluster_size").agg(F.count(F.lit(1)).alias("clusters")).collect()
+        }
+        report = {
+            "num_perm": config.num_perm,
+            "bands": bands,
+            "rows": rows,
+            "detection_curve": curve,
+            "verify_min_matches": min_matches if config.verify else None,
+            "shingling": dict(sorted(shingling.items())),
+            "candidate_pairs": int(counts["candidates"]),
+            "verified_pairs": int(counts["verified"] or 0),
+            "cc_rounds": rounds,
+            "clusters": sum(histogram.values()),
+            "docs_in_clusters": sum(size * n for size, n in histogram.items()),
+            "duplicates_removed": sum((size - 1) * n for size, n in histogram.items()),
+            "cluster_size_histogram": {str(size): histogram[size] for size in sorted(histogram)},
+        }
+        staged = docs.join(members, "id", "left").mapInArrow(apply_partition, spark_schema(STAGED_SCHEMA))
+        stats = commit_stage(
+            spark, staged, stage=STAGE, output=args.output, inputs=inputs, config=config.model_dump(), started=started, extra={"minhash": report}
+        )
+    finally:
+        for df in cached:
+            df.unpersist()
+        fs.delete(scratch)
+    print(render_report(report))
+    return stats
+
+
+def render_report(report: dict) -> str:
+    curve = ", ".join(f"{j}: {p:.3f}" for j, p in report["detection_curve"].items())
+    hist = ", ".join(f"{size}: {n}" for size, n in report["cluster_size_histogram"].items()) or "none"
+    return "\n".join(
+        [
+            f"MinHash: {report['num_perm']} permutations, {report['bands']} bands x {report['rows']} rows",
+            f"P(candidate | J): {curve}",
+            f"candidate pairs {report['candidate_pairs']:,}, verified {report['verified_pairs']:,}, "
+            f"connected components in {report['cc_rounds']} rounds",
+            f"clusters {report['clusters']:,} ({report['docs_in_clusters']:,} documents), "
+            f"duplicates removed {report['duplicates_removed']:,}",
+            f"cluster sizes (size: clusters): {hist}",
+        ]
+    )
+
+
+main = main_wrapper(run)
+
+if __name__ == "__main__":
+    raise SystemExit(main())
