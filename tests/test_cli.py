@@ -7,13 +7,17 @@ import sys
 
 import pytest
 
-from jobs import clean, dedup_paragraphs, extract
+from jobs import clean, decontaminate, dedup_minhash, dedup_paragraphs, extract, mix, quality
 from tests.conftest import ROOT
 
-STAGES = [extract, clean, dedup_paragraphs]
+STAGES = [extract, clean, dedup_paragraphs, quality, dedup_minhash, decontaminate, mix]
 
 
-@pytest.mark.parametrize("module", ["jobs.extract", "jobs.clean", "jobs.dedup_paragraphs", "jobs.dist", "datapipe.sample"])
+@pytest.mark.parametrize(
+    "module",
+    ["jobs.extract", "jobs.clean", "jobs.dedup_paragraphs", "jobs.ingest", "jobs.quality_model", "jobs.quality",
+     "jobs.dedup_minhash", "jobs.decontaminate", "jobs.mix", "jobs.run_chain", "jobs.dist", "datapipe.sample"],
+)
 def test_help(module):
     proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "usage:" in proc.stdout
