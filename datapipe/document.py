@@ -48,9 +48,14 @@ DOCUMENT_SCHEMA = pa.schema(
 
 REJECT_SCHEMA = pa.schema(
     list(DOCUMENT_SCHEMA)
-    + [pa.field("reject_stage", pa.string(), nullable=False), pa.field("reject_reason", pa.string(), nullable=False)]
+    + [
+        pa.field("reject_stage", pa.string(), nullable=False),
+        pa.field("reject_reason", pa.string(), nullable=False),
+        pa.field("reject_detail", pa.string()),
+    ]
 )
-"""A dropped document keeps all its columns plus which stage dropped it and why."""
+"""A dropped document keeps all its columns plus which stage dropped it, why, and optionally a detail
+(e.g. the id of the document it duplicates)."""
 
 
 def document_id(url: str, digest: str) -> str:

@@ -203,13 +203,13 @@ class StagedWriter:
         self.counters["docs_out"] += 1
         self.counters["bytes_out"] += doc_bytes(doc)
         row = doc.to_row()
-        row.update(kind="doc", reject_stage=None, reject_reason=None, stats_json=None)
+        row.update(kind="doc", reject_stage=None, reject_reason=None, reject_detail=None, stats_json=None)
         return self._add(row)
 
-    def reject(self, doc: Document, reason: str) -> Iterator[pa.RecordBatch]:
+    def reject(self, doc: Document, reason: str, detail: str | None = None) -> Iterator[pa.RecordBatch]:
         self.counters[f"drop.{reason}"] += 1
         row = doc.to_row()
-        row.update(kind="reject", reject_stage=self.stage, reject_reason=reason, stats_json=None)
+        row.update(kind="reject", reject_stage=self.stage, reject_reason=reason, reject_detail=detail, stats_json=None)
         return self._add(row)
 
     def _add(self, row: dict) -> Iterator[pa.RecordBatch]:

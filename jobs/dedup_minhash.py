@@ -13,7 +13,7 @@ Plan (all shuffles; signatures and the graph stay on the executors):
 4. connected components with the large-star / small-star iteration of Kiveris et al. 2014
    ("Connected Components in MapReduce and Beyond"), until a round changes no edge;
 5. documents are joined with their cluster: the cluster's smallest node survives, the others go to
-   ``_rejects`` as ``minhash:duplicate``.
+   ``_rejects`` as ``minhash:duplicate`` with the survivor's id as ``reject_detail``.
 
 A node is ``(rank, id)`` with ``rank`` the negated quality score (``annotations["quality.score"]``;
 a document without one ranks as 1.0, above scored web text): node order is survivor preference,
@@ -242,7 +242,7 @@ def apply_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatc
                 out.counters["clusters"] += 1
                 yield from out.keep(doc)
             else:
-                yield from out.reject(doc, REASON)
+                yield from out.reject(doc, REASON, detail=survivor_id)
     yield from out.finish()
 
 

@@ -114,6 +114,7 @@ def test_one_survivor_per_cluster_by_quality_then_id(result):
         ties += ranks[0] == ranks[1]
         assert key == cluster_key(best["id"])
         assert all(d["annotations"][CLUSTER_SIZE_KEY] == len(members) for d in members)
+        assert all(d["reject_detail"] == best["id"] for d in members if d["id"] in rejects)  # which copy survived
     assert ties >= 5  # the id tie-break was exercised
 
 
