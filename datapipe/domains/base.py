@@ -108,10 +108,13 @@ class Reader(ABC):
         self.counters[f"skip.{reason}"] += 1
 
     def read_text(self, stream: IO[bytes]) -> str | None:
-        """The whole file as text; None (counted) when it is not UTF-8."""
+        """The whole file as text; None (counted) when it is not UTF-8 or holds only whitespace."""
         text = decode_text(stream.read())
         if text is None:
             self.skip("undecodable")
+        elif not text.strip():
+            self.skip("empty")
+            return None
         return text
 
     def outcome(

@@ -90,9 +90,6 @@ class LatexReader(Reader):
         raw = self.read_text(stream)
         if raw is None:
             return
-        if not raw.strip():
-            self.skip("empty")
-            return
         s = self.source
         tex = raw
         if s.remove_comments:

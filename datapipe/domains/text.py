@@ -172,9 +172,6 @@ class TextReader(Reader):
         raw = self.read_text(stream)
         if raw is None:
             return
-        if not raw.strip():
-            self.skip("empty")
-            return
         body = raw
         if self.source.strip_gutenberg:
             body, found = strip_gutenberg(raw)
