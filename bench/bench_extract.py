@@ -721,8 +721,9 @@ def render_markdown(r: dict) -> str:
             lines.append(f"| **worker cores not running Python** (wall x cores - worker CPU): Spark's cost on the critical path | "
                          f"{idle:.2f} | {ms(idle)} |")
         lines += [
-            f"| of which fixed: {s['cost_per_run_s']:.2f} s per stage run + {_num(s['cost_per_task_s'], 2)} s per task x "
-            f"{s['files']} tasks (from warm runs on tiny inputs) | {s['fixed_cost_s'] * n:.2f} | {ms(s['fixed_cost_s'] * n)} |",
+            f"| fixed costs: {s['cost_per_run_s']:.2f} s per stage run + {_num(s['cost_per_task_s'], 2)} s per task x "
+            f"{s['files']} tasks (warm runs on tiny inputs; they overlap the rows above) | {s['fixed_cost_s'] * n:.2f} | "
+            f"{ms(s['fixed_cost_s'] * n)} |",
             f"| *pure-Python Extractor outside Spark (same pages), for comparison* | {ex['wall_s']:.2f} | {ex['ms_per_page']:.2f} |",
         ]
         if s.get("processes_lost"):
