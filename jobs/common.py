@@ -177,6 +177,24 @@ class HadoopFS:
         return sorted((p, n) for p, n in found.items() if not p.rsplit("/", 1)[-1].startswith(hidden))
 
 
+def balance(items: list[tuple], n_parts: int) -> list[list[tuple]]:
+    """Rows ``(*fields, size)`` in at most ``n_parts`` groups of similar total size (largest first, each
+    to the lightest group; deterministic), without the size; empty groups are left out."""
+    groups: list[list[tuple]] = [[] for _ in range(max(1, n_parts))]
+    loads = [0] * len(groups)
+    for item in sorted(items, key=lambda it: (-it[-1], it[:-1])):
+        g = loads.index(min(loads))
+        groups[g].append(item[:-1])
+        loads[g] += max(item[-1], 1)
+    return [g for g in groups if g]
+
+
+def distribute(spark, items: list[tuple], n_parts: int):
+    """An RDD of the rows of ``items`` (``(*fields, size)``), one size-balanced group per partition."""
+    groups = balance(items, n_parts)
+    return spark.sparkContext.parallelize(groups, len(groups)).flatMap(lambda group: group), len(groups)
+
+
 # --- staged rows ---------------------------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from jobs.common import (
     StagedWriter,
     StageError,
     commit_stage,
+    distribute,
     doc_bytes,
     main_wrapper,
     spark_schema,
@@ -88,17 +89,6 @@ def list_sources(spark, config: DomainsConfig, root: str, strict: bool) -> tuple
                 files.append((path, index, relpath, size))
                 counters[f"source.{source.name}.files"] += 1
     return files, counters
-
-
-def balance(files: list[tuple[str, int, str, int]], n_parts: int) -> list[list[tuple[str, int, str]]]:
-    """Files in ``n_parts`` groups of similar total size (largest first, each to the lightest group)."""
-    groups: list[list[tuple[str, int, str]]] = [[] for _ in range(n_parts)]
-    loads = [0] * n_parts
-    for path, source, relpath, size in sorted(files, key=lambda f: (-f[3], f[0], f[1])):
-        g = loads.index(min(loads))
-        groups[g].append((path, source, relpath))
-        loads[g] += max(size, 1)
-    return [g for g in groups if g]
 
 
 def ingest_partition(config: DomainsConfig, driver_counters: Counter):
@@ -160,8 +150,7 @@ def run(argv: list[str] | None = None) -> dict:
         raise StageError(f"no input files for any source under {root}")
     total = sum(f[3] for f in files)
     n_parts = args.partitions or max(spark.sparkContext.defaultParallelism, -(-total // config.partition_bytes))
-    groups = balance(files, min(n_parts, len(files)))
-    rows = spark.sparkContext.parallelize(groups, len(groups)).flatMap(lambda group: group)
+    rows, n_groups = distribute(spark, files, min(n_parts, len(files)))
     staged = spark.createDataFrame(rows, FILE_SCHEMA).mapInArrow(ingest_partition(config, driver_counters), spark_schema(STAGED_SCHEMA))
     return commit_stage(
         spark,
@@ -171,7 +160,7 @@ def run(argv: list[str] | None = None) -> dict:
         inputs=[fs.qualify(root)],
         config=config.model_dump(),
         started=started,
-        extra={"config_file": str(args.config), "root": fs.qualify(root), "files": len(files), "partitions": len(groups)},
+        extra={"config_file": str(args.config), "root": fs.qualify(root), "files": len(files), "partitions": n_groups},
     )
 
 
