@@ -1,0 +1,128 @@
+"""The Tele-FLM decoder: pre-norm RMSNorm, RoPE, causal multi-head attention, SwiGLU, untied LM head.
+
+It matches the released checkpoints' computation (Llama layout, see ``train/mup.py`` for the sources):
+no linear biases, RoPE with theta 10,000 in the rotate-half layout of the Hugging Face checkpoints,
+attention scaled by ``1 / sqrt(head_dim)``, the embedding output multiplied by ``input_mult`` and the
+logits by ``output_mult / mup_scale_factor``.
+
+The model knows nothing of parallelism but is laid out for it, as torchtitan's Llama is: layers live in
+an ``nn.ModuleDict`` keyed by their index (a pipeline stage deletes the ones it does not run), and
+``tok_embeddings``, ``norm`` and ``output`` may be set to None (the forward then takes or returns hidden
+states); attention infers its head count from the projection's width, so a tensor-parallel shard with
+fewer local heads runs unchanged; RoPE tables are non-persistent buffers recomputed by ``init_weights``,
+so ``torch.device("meta")`` construction, ``to_empty`` and ``init_weights`` give a fully initialised model.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train import mup
+from train.config import ModelConfig
+
+
+def rope_tables(head_dim: int, max_seq_len: int, theta: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of every position's rotation angles, ``(max_seq_len, head_dim // 2)`` each, in float32."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(max_seq_len, device=device, dtype=torch.float32), inv_freq)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate ``x`` (batch, seq, heads, head_dim): pairs are (i, i + head_dim/2), as in the HF Llama layout."""
+    first, second = x.float().chunk(2, dim=-1)
+    cos, sin = cos[None, :, None, :], sin[None, :, None, :]
+    rotated = torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)
+    return rotated.type_as(x)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.head_dim = config.head_dim
+        self.wq = nn.Linear(config.dim, config.n_heads * config.head_dim, bias=False)
+        self.wk = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
+        self.wv = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
+        self.wo = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        batch, seq, _ = x.shape
+        # -1 heads: a tensor-parallel shard holds fewer heads than the config says.
+        q = self.wq(x).view(batch, seq, -1, self.head_dim)
+        k = self.wk(x).view(batch, seq, -1, self.head_dim)
+        v = self.wv(x).view(batch, seq, -1, self.head_dim)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=k.shape[1] != q.shape[1])
+        return self.wo(out.transpose(1, 2).reshape(batch, seq, -1))
+
+
+class FeedForward(nn.Module):
+    """SwiGLU: ``w2(silu(w1 x) * w3 x)``."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.w1 = nn.Linear(config.dim, config.ffn_dim, bias=False)
+        self.w3 = nn.Linear(config.dim, config.ffn_dim, bias=False)
+        self.w2 = nn.Linear(config.ffn_dim, config.dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.attention_norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.attention = Attention(config)
+        self.ffn_norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.feed_forward = FeedForward(config)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        h = x + self.attention(self.attention_norm(x), cos, sin)
+        return h + self.feed_forward(self.ffn_norm(h))
+
+
+class Transformer(nn.Module):
+    """Tokens (or a previous pipeline stage's hidden states) in, logits (or hidden states) out."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.input_mult = config.input_mult if config.use_mup else 1.0
+        self.logit_scale = config.output_mult / config.mup_scale_factor if config.use_mup else 1.0
+        self.tok_embeddings = nn.Embedding(config.embedding_rows, config.dim)
+        self.layers = nn.ModuleDict({str(i): TransformerBlock(config) for i in range(config.n_layers)})
+        self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.output = nn.Linear(config.dim, config.embedding_rows, bias=False)
+        self.register_buffer("rope_cos", torch.empty(config.max_seq_len, config.head_dim // 2), persistent=False)
+        self.register_buffer("rope_sin", torch.empty(config.max_seq_len, config.head_dim // 2), persistent=False)
+        self.init_weights()
+
+    def init_weights(self, buffer_device: torch.device | str | None = None) -> None:
+        """(Re)compute the RoPE tables and draw every weight by its muP role; call after ``to_empty``."""
+        device = buffer_device or self.rope_cos.device
+        self.rope_cos, self.rope_sin = rope_tables(
+            self.config.head_dim, self.config.max_seq_len, self.config.rope_theta, device=device
+        )
+        mup.init_parameters(self.named_parameters(), self.config)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` (batch, seq) of ids, or (batch, seq, dim) hidden states on a stage without embeddings."""
+        seq = tokens.shape[1]
+        if seq > self.config.max_seq_len:
+            raise ValueError(f"sequence of {seq} tokens is longer than max_seq_len {self.config.max_seq_len}")
+        h = self.tok_embeddings(tokens) * self.input_mult if self.tok_embeddings is not None else tokens
+        cos, sin = self.rope_cos[:seq], self.rope_sin[:seq]
+        for layer in self.layers.values():
+            h = layer(h, cos, sin)
+        if self.norm is not None:
+            h = self.norm(h)
+        return self.output(h) * self.logit_scale if self.output is not None else h
+
+
+def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Mean next-token loss; ``targets`` are the inputs shifted by one (``ignore_index`` where there is none)."""
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(0, 1), ignore_index=ignore_index)
