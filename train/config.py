@@ -1,0 +1,187 @@
+"""The model's shape and muP settings (``configs/model/*.yaml``) and the training run (``configs/train/*.yaml``), typed and validated.
+
+The muP fields follow the released Tele-FLM configs (``use_mup``, ``input_mult``, ``output_mult``,
+``mup_scale_factor``); see ``train/mup.py`` for what they mean and where that comes from. Here the width
+multiplier ``mup_scale_factor`` is not a free field: it is ``dim / base_dim``, so that moving a config
+to another width changes only ``dim`` (and the head count and FFN size that go with it).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, model_validator
+
+from datapipe.config import ConfigError, StrictModel, load_config
+
+MODEL_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "model"
+
+
+class ModelConfig(StrictModel):
+    """A decoder-only Tele-FLM: its size, vocabulary, position encoding and muP parametrisation."""
+
+    dim: PositiveInt = Field(description="hidden size")
+    n_layers: PositiveInt
+    n_heads: PositiveInt
+    n_kv_heads: PositiveInt | None = Field(None, description="key/value heads for GQA; None: as many as n_heads (MHA)")
+    head_dim: PositiveInt
+    ffn_dim: PositiveInt = Field(description="inner size of the SwiGLU feed-forward")
+    vocab_size: PositiveInt = Field(80_000, description="tokens of the tokenizer")
+    pad_vocab_to_multiple_of: PositiveInt | None = Field(
+        None, description="embedding/LM-head rows rounded up to a multiple of this (Megatron: 128 x TP size)"
+    )
+    padded_vocab_size: PositiveInt | None = Field(None, description="explicit embedding/LM-head rows (>= vocab_size)")
+    max_seq_len: PositiveInt = 4096
+    rope_theta: PositiveFloat = 10_000.0
+    norm_eps: PositiveFloat = 1e-5
+
+    use_mup: bool = True
+    base_dim: PositiveInt | None = Field(None, description="hidden size of the muP proxy that was tuned")
+    input_mult: PositiveFloat = Field(1.0, description="muP: embedding output multiplier")
+    output_mult: PositiveFloat = Field(1.0, description="muP: logits times output_mult / mup_scale_factor")
+    vector_init_std: PositiveFloat = Field(0.02, description="init std of vector-like weights (embeddings, LM head)")
+    matrix_init_std: PositiveFloat = Field(0.02, description="init std of hidden matrices at the base width")
+    depth_scaled_init: bool = Field(True, description="output projections get std / sqrt(2 n_layers) (GPT-2)")
+    readout_zero_init: bool = Field(False, description="start the LM head at zero (muP option)")
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> ModelConfig:
+        if self.n_heads * self.head_dim != self.dim:
+            raise ValueError(f"n_heads x head_dim must equal dim: {self.n_heads} x {self.head_dim} != {self.dim}")
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim must be even for RoPE, got {self.head_dim}")
+        if self.n_heads % self.kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.kv_heads})")
+        if self.pad_vocab_to_multiple_of is not None and self.padded_vocab_size is not None:
+            raise ValueError("give pad_vocab_to_multiple_of or padded_vocab_size, not both")
+        if self.padded_vocab_size is not None and self.padded_vocab_size < self.vocab_size:
+            raise ValueError(
+                f"padded_vocab_size ({self.padded_vocab_size}) is smaller than vocab_size ({self.vocab_size})"
+            )
+        if self.use_mup and self.base_dim is None:
+            raise ValueError("use_mup needs base_dim (the hidden size of the muP proxy)")
+        return self
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_heads or self.n_heads
+
+    @property
+    def embedding_rows(self) -> int:
+        """Rows of the embedding and of the LM head: the vocabulary after padding."""
+        if self.padded_vocab_size is not None:
+            return self.padded_vocab_size
+        if self.pad_vocab_to_multiple_of is not None:
+            return math.ceil(self.vocab_size / self.pad_vocab_to_multiple_of) * self.pad_vocab_to_multiple_of
+        return self.vocab_size
+
+    @property
+    def mup_scale_factor(self) -> float:
+        """The muP width multiplier, hidden size over the proxy's; 1 without muP (standard parametrisation)."""
+        return self.dim / self.base_dim if self.use_mup else 1.0
+
+    def with_vocab_size(self, vocab_size: int) -> ModelConfig:
+        """The same model for another tokenizer (e.g. the demo tokenizer's small vocabulary), validated."""
+        return self.with_changes(vocab_size=vocab_size)
+
+    def with_changes(self, **changes) -> ModelConfig:
+        """A validated copy with some fields changed (``model_copy`` would skip validation)."""
+        return ModelConfig.model_validate({**self.model_dump(exclude_unset=True), **changes})
+
+
+def load_model_config(path: str | Path) -> ModelConfig:
+    """Load a model config; a bad or missing value raises ``datapipe.config.ConfigError`` naming the key."""
+    return load_config(ModelConfig, path)
+
+
+# --- the training run ----------------------------------------------------------------------------
+
+
+class OptimizerConfig(StrictModel):
+    """AdamW and the schedule. Defaults follow the Tele-FLM report where it states them (weight decay 0,
+    gradient clipping 1.0); ``lr`` is the base learning rate found on the muP proxy, which muP turns
+    into per-group rates for the model's width (``train.mup.param_groups``)."""
+
+    lr: PositiveFloat = 1.5e-4
+    min_lr: NonNegativeFloat = 1.5e-5
+    warmup_steps: NonNegativeInt = 2000
+    decay_steps: PositiveInt | None = Field(None, description="end of the cosine; None: max_steps")
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegativeFloat = 0.0
+    grad_clip: PositiveFloat | None = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> OptimizerConfig:
+        if self.min_lr > self.lr:
+            raise ValueError(f"min_lr ({self.min_lr}) is larger than lr ({self.lr})")
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas must be in [0, 1), got {self.betas}")
+        return self
+
+
+class SpikeConfig(StrictModel):
+    """Loss-spike and NaN handling: a step whose loss or gradient norm is not finite, or whose loss is
+    more than ``factor`` times the running mean, is skipped (no update) and counted."""
+
+    factor: PositiveFloat = 3.0
+    warmup_steps: NonNegativeInt = Field(20, description="steps before the running mean is trusted for spikes")
+    ema: float = Field(0.98, gt=0, lt=1, description="decay of the loss running mean")
+    max_consecutive: PositiveInt = Field(5, description="stop after this many skipped steps in a row")
+    max_total: PositiveInt = Field(50, description="stop after this many skipped steps in all")
+
+
+class TrainConfig(StrictModel):
+    """One training run (``configs/train/*.yaml``): model, data, batch, optimizer, logging, checkpoints."""
+
+    model: str = Field(description="model config (configs/model/*.yaml); its vocabulary comes from the shards' tokenizer")
+    data: str = Field(description="the tokenize stage's output directory (manifest.json and shards)")
+    out: str = Field(description="run directory: checkpoints/, metrics.jsonl, tensorboard/, loss.png")
+    seq_len: PositiveInt = 4096
+    micro_batch_size: PositiveInt = Field(1, description="samples per forward/backward")
+    global_batch_tokens: PositiveInt = Field(description="tokens per optimizer step (a multiple of seq_len x micro batch)")
+    max_steps: PositiveInt
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="auto: bf16 autocast on GPU, fp32 on CPU")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    spikes: SpikeConfig = Field(default_factory=SpikeConfig)
+    log_interval: PositiveInt = 10
+    eval_interval: PositiveInt | None = Field(200, description="steps between validations; None: only at the end")
+    eval_tokens: PositiveInt = Field(65_536, description="held-out tokens per domain per validation")
+    checkpoint_interval: PositiveInt = 500
+    keep_checkpoints: PositiveInt | None = Field(3, description="newest complete checkpoints kept; None: all")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        per_micro = self.seq_len * self.micro_batch_size
+        if self.global_batch_tokens % per_micro:
+            raise ValueError(f"global_batch_tokens ({self.global_batch_tokens}) must be a multiple of seq_len x "
+                             f"micro_batch_size ({per_micro})")
+        if self.optimizer.decay_steps is not None and self.optimizer.decay_steps < self.optimizer.warmup_steps:
+            raise ValueError("optimizer.decay_steps is before the end of the warmup")
+        return self
+
+    @property
+    def global_batch_samples(self) -> int:
+        return self.global_batch_tokens // self.seq_len
+
+    def build_model_config(self, vocab_size: int) -> ModelConfig:
+        """The model for this run, with the tokenizer's vocabulary and a context of at least seq_len."""
+        cfg = load_model_config(self.model).with_vocab_size(vocab_size)
+        if cfg.max_seq_len < self.seq_len:
+            cfg = cfg.with_changes(max_seq_len=self.seq_len)
+        return cfg
+
+
+def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """A run config from YAML; relative ``model``/``data``/``out`` paths stay relative to the working directory."""
+    cfg = load_config(TrainConfig, path)
+    if not overrides:
+        return cfg
+    try:
+        return TrainConfig.model_validate({**cfg.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise ConfigError(f"{path} with {overrides}: {exc}") from None
