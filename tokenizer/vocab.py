@@ -23,7 +23,8 @@ TOKENIZER_FILE = "tokenizer.json"
 
 def load_tokenizer(path: str | Path):
     """The trained tokenizer (a ``tokenizer.json`` file, or a directory holding one), set up to encode
-    document text (special-token strings in the text stay text), and the end-of-text id."""
+    whole documents (special-token strings in the text stay text; no truncation or padding), and the
+    end-of-text id."""
     from tokenizers import Tokenizer
 
     path = Path(path)
@@ -33,6 +34,8 @@ def load_tokenizer(path: str | Path):
         raise FileNotFoundError(f"tokenizer file not found: {path}")
     tok = Tokenizer.from_file(str(path))
     tok.encode_special_tokens = True
+    tok.no_truncation()  # a tokenizer.json may carry a truncation or padding setting (GPT-2's truncates at 50)
+    tok.no_padding()
     eot = tok.token_to_id(END_OF_TEXT)
     if eot is None:
         raise ValueError(f"{path} has no {END_OF_TEXT} token: not one of this project's tokenizers")
