@@ -1,0 +1,237 @@
+"""A checkpoint as a Hugging Face Llama model that ``transformers`` loads without custom code.
+
+    python -m train.export_hf --checkpoint out/run --tokenizer out/tokenizer --output out/hf [--dtype bfloat16]
+
+Our decoder is Llama's computation (``train/model.py``) plus the two muP multipliers, which are linear
+and so fold into weights: the embedding table is multiplied by ``input_mult`` and the LM head by
+``output_mult / mup_scale_factor`` (both 1 without muP). RoPE needs no permutation: ours already rotates
+the pairs ``(i, i + head_dim/2)``, the rotate-half layout of HF's ``LlamaAttention`` (the permutation in
+HF's ``convert_llama_weights_to_hf.py`` is for Meta's interleaved pairs). Names::
+
+    tok_embeddings.weight                  model.embed_tokens.weight      (x input_mult)
+    layers.N.attention_norm.weight         model.layers.N.input_layernorm.weight
+    layers.N.attention.wq|wk|wv|wo.weight  model.layers.N.self_attn.q_proj|k_proj|v_proj|o_proj.weight
+    layers.N.ffn_norm.weight               model.layers.N.post_attention_layernorm.weight
+    layers.N.feed_forward.w1|w3|w2.weight  model.layers.N.mlp.gate_proj|up_proj|down_proj.weight
+    norm.weight                            model.norm.weight
+    output.weight                          lm_head.weight                 (x output_mult / mup_scale_factor)
+
+``vocab_size`` in ``config.json`` is the embedding rows (the padded vocabulary); the padding rows are
+never produced by the tokenizer. The tokenizer goes out as ``tokenizer.json`` unchanged (so token ids
+are the ones the model was trained on) with a ``PreTrainedTokenizerFast`` config naming the special
+tokens of ``tokenizer/vocab.py``. Tensors are streamed from the checkpoint into safetensors files of at
+most ``--max-shard-mb`` (with ``model.safetensors.index.json`` when there is more than one), into
+``OUTPUT._tmp-*``, renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from datapipe.config import ConfigError
+from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, TOKENIZER_FILE, load_tokenizer
+from train.checkpoint import MODEL_FILE, CheckpointError
+from train.config import ModelConfig
+from train.evaluate import EvaluationError, checkpoint_model_config, find_checkpoint, replace_directory
+from train.model import Transformer
+
+log = logging.getLogger("train.export_hf")
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+LAYER_NAMES = {
+    "attention_norm.weight": "input_layernorm.weight",
+    "attention.wq.weight": "self_attn.q_proj.weight",
+    "attention.wk.weight": "self_attn.k_proj.weight",
+    "attention.wv.weight": "self_attn.v_proj.weight",
+    "attention.wo.weight": "self_attn.o_proj.weight",
+    "ffn_norm.weight": "post_attention_layernorm.weight",
+    "feed_forward.w1.weight": "mlp.gate_proj.weight",
+    "feed_forward.w3.weight": "mlp.up_proj.weight",
+    "feed_forward.w2.weight": "mlp.down_proj.weight",
+}
+TOP_NAMES = {"tok_embeddings.weight": "model.embed_tokens.weight", "norm.weight": "model.norm.weight", "output.weight": "lm_head.weight"}
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+
+
+def hf_name(name: str) -> str:
+    """The HF Llama name of one of our parameters."""
+    if name in TOP_NAMES:
+        return TOP_NAMES[name]
+    prefix, index, rest = name.split(".", 2)
+    if prefix != "layers" or rest not in LAYER_NAMES:
+        raise EvaluationError(f"no Hugging Face name for parameter {name!r}")
+    return f"model.layers.{index}.{LAYER_NAMES[rest]}"
+
+
+def hf_config(config: ModelConfig, special: dict[str, int], dtype: str) -> dict:
+    """``config.json`` of a ``LlamaForCausalLM`` (keys that transformers 4.4x and 5.x both read)."""
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": config.dim,
+        "intermediate_size": config.ffn_dim,
+        "num_hidden_layers": config.n_layers,
+        "num_attention_heads": config.n_heads,
+        "num_key_value_heads": config.kv_heads,
+        "head_dim": config.head_dim,
+        "hidden_act": "silu",
+        "max_position_embeddings": config.max_seq_len,
+        "rms_norm_eps": config.norm_eps,
+        "rope_theta": config.rope_theta,
+        "rope_scaling": None,
+        "vocab_size": config.embedding_rows,
+        "tie_word_embeddings": False,
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "mlp_bias": False,
+        "initializer_range": config.vector_init_std,
+        "bos_token_id": special[BEGIN_OF_TEXT],
+        "eos_token_id": special[END_OF_TEXT],
+        "pad_token_id": special[PADDING],
+        "torch_dtype": dtype,
+        "use_cache": True,
+    }
+
+
+def tokenizer_files(config: ModelConfig, special: dict[str, int]) -> dict[str, dict]:
+    """``tokenizer_config.json``, ``special_tokens_map.json`` and ``generation_config.json``."""
+    tokens = {"bos_token": BEGIN_OF_TEXT, "eos_token": END_OF_TEXT, "pad_token": PADDING}
+    return {
+        "tokenizer_config.json": {"tokenizer_class": "PreTrainedTokenizerFast", **tokens,
+                                  "model_max_length": config.max_seq_len, "clean_up_tokenization_spaces": False,
+                                  # as in training: "<|endoftext|>" written in a text is text, not the control token
+                                  "split_special_tokens": True},
+        "special_tokens_map.json": tokens,
+        "generation_config.json": {"bos_token_id": special[BEGIN_OF_TEXT], "eos_token_id": special[END_OF_TEXT],
+                                   "pad_token_id": special[PADDING]},
+    }
+
+
+def check_tensors(reader, reference: Transformer, path: Path) -> dict[str, tuple[int, ...]]:
+    """The checkpoint's tensor shapes in model order, once they match the reference model's."""
+    expected = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    found = {k: tuple(reader.get_slice(k).get_shape()) for k in reader.keys()}
+    if found != expected:
+        missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+        shapes = [f"{k} {found[k]} != {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
+        raise EvaluationError(f"{path}: the weights do not fit the model config (missing {missing[:3]}, unexpected {extra[:3]}, shapes {shapes[:3]})")
+    return expected
+
+
+def plan_shards(shapes: dict[str, tuple[int, ...]], itemsize: int, max_shard_bytes: int) -> list[list[str]]:
+    """Consecutive tensors grouped into files of at most ``max_shard_bytes`` (a larger tensor gets its own)."""
+    shards: list[list[str]] = [[]]
+    size = 0
+    for name, shape in shapes.items():
+        nbytes = math.prod(shape) * itemsize
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(name)
+        size += nbytes
+    return shards
+
+
+def write_weights(step_dir: Path, config: ModelConfig, out: Path, dtype: torch.dtype, max_shard_bytes: int) -> int:
+    """Stream the checkpoint's tensors into safetensors files, one file's tensors in memory at a time:
+    renamed, with the muP multipliers (``Transformer.input_mult``, ``.logit_scale``) folded in in float32
+    before the cast. Returns the number of files."""
+    with torch.device("meta"):
+        reference = Transformer(config)
+    scale = {"tok_embeddings.weight": reference.input_mult, "output.weight": reference.logit_scale}
+    with safe_open(step_dir / MODEL_FILE, framework="pt") as reader:
+        shapes = check_tensors(reader, reference, step_dir / MODEL_FILE)
+        shards = plan_shards(shapes, torch.empty(0, dtype=dtype).element_size(), max_shard_bytes)
+        names = [SINGLE_FILE] if len(shards) == 1 else [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+        weight_map, total = {}, 0
+        for filename, shard in zip(names, shards):
+            tensors = {hf_name(n): (reader.get_tensor(n).float() * scale.get(n, 1.0)).to(dtype).contiguous() for n in shard}
+            save_file(tensors, out / filename, metadata={"format": "pt"})
+            weight_map.update(dict.fromkeys(tensors, filename))
+            total += sum(t.numel() * t.element_size() for t in tensors.values())
+    if len(shards) > 1:
+        (out / INDEX_FILE).write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
+    return len(shards)
+
+
+def special_token_ids(tok) -> dict[str, int]:
+    ids = {t: tok.token_to_id(t) for t in (END_OF_TEXT, BEGIN_OF_TEXT, PADDING)}
+    missing = [t for t, i in ids.items() if i is None]
+    if missing:
+        raise EvaluationError(f"the tokenizer has no {missing}: not one of this project's tokenizers")
+    return ids
+
+
+def export(checkpoint: str | Path, tokenizer: str | Path, output: str | Path, model_config: str | Path | None = None,
+           dtype: str = "float32", max_shard_mb: int = 5000) -> Path:
+    """Write the HF model directory ``output`` from a checkpoint (or a run's newest verified one)."""
+    step_dir = find_checkpoint(checkpoint)
+    tok_path = Path(tokenizer)
+    tok_file = tok_path / TOKENIZER_FILE if tok_path.is_dir() else tok_path
+    try:
+        tok, _ = load_tokenizer(tok_file)
+    except (FileNotFoundError, ValueError) as exc:
+        raise EvaluationError(str(exc)) from None
+    vocab_size = tok.get_vocab_size(with_added_tokens=True)
+    config = checkpoint_model_config(step_dir, model_config, vocab_size)
+    special = special_token_ids(tok)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f"{output.name}._tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        shards = write_weights(step_dir, config, tmp, DTYPES[dtype], max_shard_mb * 2**20)
+        files = {"config.json": hf_config(config, special, dtype), **tokenizer_files(config, special)}
+        for name, content in files.items():
+            (tmp / name).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        shutil.copyfile(tok_file, tmp / TOKENIZER_FILE)
+        replace_directory(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("exported %s (%d layers, %d embedding rows, %s, %d weight file(s)) to %s",
+             step_dir, config.n_layers, config.embedding_rows, dtype, shards, output)
+    return output
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m train.export_hf", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--checkpoint", required=True, help="a checkpoint step directory, or a run directory (its newest verified checkpoint)")
+    p.add_argument("--tokenizer", required=True, help=f"the tokenizer directory (or its {TOKENIZER_FILE})")
+    p.add_argument("--output", "-o", required=True, help="the Hugging Face model directory to write (replaced atomically)")
+    p.add_argument("--model-config", default=None,
+                   help="model config YAML (vocabulary from the tokenizer); default: the one saved in the checkpoint")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="weights' dtype (default: %(default)s)")
+    p.add_argument("--max-shard-mb", type=int, default=5000, help="largest weight file in MiB (default: %(default)s)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        if args.max_shard_mb < 1:
+            raise EvaluationError("--max-shard-mb must be positive")
+        out = export(args.checkpoint, args.tokenizer, args.output, args.model_config, args.dtype, args.max_shard_mb)
+    except (EvaluationError, CheckpointError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
