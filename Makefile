@@ -1,5 +1,6 @@
-# Tele-FLM reproduction: data pipeline stages, tests and benchmarks.
-#   make setup && make demo     everything on the built-in sample, on a fresh machine
+# Tele-FLM reproduction: data pipeline stages, tokenizer, shards, trainer, tests and benchmarks.
+#   make setup && make demo     everything on the built-in sample, on a fresh machine (data chain, tokenizer,
+#                               shards, a tiny model trained and evaluated)
 #   make test                   the test suite (sets itself up too)
 #   make extract IN='data/warc/*.warc.gz' OUT=out/extracted [CONF=configs/extract.yaml]
 
@@ -16,9 +17,13 @@ SUBMIT = PYSPARK_PYTHON=$(abspath $(PY)) $(SPARK_SUBMIT) --master '$(MASTER)' --
 STAMP := $(VENV)/.installed
 DEMO := out/demo
 CONF_ARG = $(if $(CONF),--config $(CONF))
+# Where the tokenizer and shard targets read and write by default: the outputs of `make pipeline`.
+PIPE ?= out/pipeline
+NPROC ?= 1
 
 .PHONY: help setup test demo sample pipeline extract clean-text dedup-paragraphs ingest-domains quality-model quality \
-	dedup-minhash decontaminate mix dist bench-extract bench-dedup clean
+	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params coord-check train eval export-hf dist \
+	bench-extract bench-dedup bench-tokenize bench-train clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -41,8 +46,10 @@ test: $(STAMP)  ## run the test suite
 sample: $(STAMP)  ## write the built-in sample corpus (WARC, domain sources, benchmark) to out/demo/sample
 	$(PY) -m datapipe.sample --out $(DEMO)/sample
 
-demo: sample  ## the whole chain on the built-in sample (out/demo), with its funnel
+demo: sample  ## the whole chain on the built-in sample (out/demo), then a tiny model trained and evaluated on it
 	$(PY) -m jobs.run_chain --config configs/demo/pipeline.yaml $(CHAIN_ARGS)
+	$(PY) -m train.pretrain --config configs/train/demo.yaml
+	$(PY) -m train.evaluate --checkpoint $(DEMO)/run --data $(DEMO)/shards --output $(DEMO)/eval
 
 pipeline: $(STAMP)  ## the whole chain (CONF=configs/pipeline.yaml; MASTER=, CHAIN_ARGS=--force/--from STAGE)
 	$(PY) -m jobs.run_chain --config $(or $(CONF),configs/pipeline.yaml) --master '$(MASTER)' $(CHAIN_ARGS)
@@ -74,6 +81,37 @@ decontaminate: $(STAMP)  ## benchmark n-gram decontamination (IN=stage output OU
 mix: $(STAMP)  ## domain-weighted mixture with per-domain epochs (IN=stage output(s) OUT=dir [CONF=])
 	$(SUBMIT) jobs/mix.py --input $(IN) --output $(OUT) $(CONF_ARG)
 
+tokenizer: $(STAMP)  ## train the 80k BPE tokenizer (IN=$(PIPE)/decontaminated WEIGHTS=configs/mix.yaml OUT=$(PIPE)/tokenizer [CONF=])
+	$(PY) -m tokenizer.train --input $(or $(IN),$(PIPE)/decontaminated) --weights $(or $(WEIGHTS),configs/mix.yaml) \
+		--output $(or $(OUT),$(PIPE)/tokenizer) $(CONF_ARG)
+
+tokenizer-report: $(STAMP)  ## compression rate per domain vs GPT-4, Llama, Qwen (TOK=$(PIPE)/tokenizer OUT=$(PIPE)/tokenizer_report)
+	$(PY) -m tokenizer.report --tokenizer $(or $(TOK),$(PIPE)/tokenizer) --heldout $(or $(TOK),$(PIPE)/tokenizer)/heldout.jsonl \
+		--output $(or $(OUT),$(PIPE)/tokenizer_report) $(CONF_ARG)
+
+shards: $(STAMP)  ## tokenize the mixture into Megatron .bin/.idx shards (IN=$(PIPE)/mixture TOK=$(PIPE)/tokenizer OUT=$(PIPE)/shards)
+	$(SUBMIT) jobs/tokenize.py --input $(or $(IN),$(PIPE)/mixture) --tokenizer $(or $(TOK),$(PIPE)/tokenizer) \
+		--output $(or $(OUT),$(PIPE)/shards) $(CONF_ARG)
+
+params: $(STAMP)  ## parameter counts of the model configs beside the reports' figures (out/params)
+	$(PY) -m train.params --out out/params
+
+coord-check: $(STAMP)  ## muP coordinate check over widths; fails when activations scale with width (out/coord_check)
+	$(PY) -m train.coord_check --out out/coord_check
+	@# without muP the check must fail (exit 1): otherwise it could not tell muP from standard parametrisation
+	$(PY) -m train.coord_check --no-mup --out out/coord_check; rc=$$?; \
+	if [ $$rc -eq 1 ]; then echo "standard parametrisation fails the check, as it should"; else echo "error: --no-mup gave exit $$rc, expected 1"; exit 1; fi
+
+train: $(STAMP)  ## train (CONF=configs/train/demo.yaml; NPROC=, TP=, PP=, DP= for several processes; TRAIN_ARGS=)
+	$(VENV)/bin/torchrun --standalone --nproc-per-node $(NPROC) -m train.pretrain --config $(or $(CONF),configs/train/demo.yaml) \
+		$(if $(TP),--tp $(TP)) $(if $(PP),--pp $(PP)) $(if $(DP),--dp $(DP)) $(TRAIN_ARGS)
+
+eval: $(STAMP)  ## bits per byte per domain on held-out shards (CKPT=run or step dir, DATA=$(PIPE)/shards, OUT=$(PIPE)/eval)
+	$(PY) -m train.evaluate --checkpoint $(CKPT) --data $(or $(DATA),$(PIPE)/shards) --output $(or $(OUT),$(PIPE)/eval) $(EVAL_ARGS)
+
+export-hf: $(STAMP)  ## a Hugging Face Llama checkpoint (CKPT=run or step dir, TOK=$(PIPE)/tokenizer, OUT=dir)
+	$(PY) -m train.export_hf --checkpoint $(CKPT) --tokenizer $(or $(TOK),$(PIPE)/tokenizer) --output $(OUT)
+
 dist: $(STAMP)  ## build dist/teleflm.zip, the code to ship to a cluster with --py-files
 	$(PY) -m jobs.dist --output dist/teleflm.zip
 
@@ -82,6 +120,12 @@ bench-extract: $(STAMP)  ## extract throughput and quality vs bare trafilatura (
 
 bench-dedup: $(STAMP)  ## MinHash stage vs datatrove on 100k documents (needs ../shared/data)
 	$(PY) bench/bench_dedup.py
+
+bench-tokenize: $(STAMP)  ## Spark tokenize stage vs encode_batch per core; tokenizer training time and memory on 100 MB
+	$(PY) bench/bench_tokenize.py
+
+bench-train: $(STAMP)  ## training tokens/s and MFU on CPU (and of a ~1B model on a GPU when there is one)
+	$(PY) bench/bench_train.py
 
 clean:  ## remove outputs (out/, dist/), not the virtualenv
 	rm -rf out dist
