@@ -33,11 +33,9 @@ import heapq
 import io
 import json
 import os
-import shutil
 import tempfile
 import time
 import unicodedata
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +47,7 @@ import numpy as np
 import regex
 from pydantic import Field, field_validator
 
+from .atomic import staged_directory
 from .config import StrictModel
 from .document import DOMAINS, Document
 from .langid import LanguageIdentifier
@@ -633,17 +632,6 @@ def train_language(
     return report
 
 
-def _replace_dir(tmp: Path, output: Path) -> None:
-    """Move the complete ``tmp`` onto ``output``; an existing output is removed only after that."""
-    trash = None
-    if output.exists():
-        trash = output.with_name(f"{output.name}._old-{uuid.uuid4().hex[:12]}")
-        output.rename(trash)
-    tmp.rename(output)
-    if trash:
-        shutil.rmtree(trash)
-
-
 def train_quality_models(
     positives: list[str], negatives: list[str], output: str | os.PathLike, config: QualityConfig, langid: LanguageIdentifier | None = None
 ) -> dict:
@@ -652,9 +640,7 @@ def train_quality_models(
     started = time.time()
     output = Path(output).absolute()
     examples, summary = collect_examples({"positive": positives, "negative": negatives}, config, langid)
-    tmp = output.with_name(f"{output.name}._tmp-{uuid.uuid4().hex[:12]}")
-    tmp.mkdir(parents=True)
-    try:
+    with staged_directory(output) as tmp:
         languages, skipped = {}, {}
         with tempfile.TemporaryDirectory(prefix="quality-train-") as work:
             for lang in config.train.languages:
@@ -694,10 +680,6 @@ def train_quality_models(
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / REPORT_JSON).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / REPORT_MD).write_text(render_report(report), encoding="utf-8")
-        _replace_dir(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report
 
 

@@ -23,10 +23,8 @@ import hashlib
 import io
 import json
 import logging
-import shutil
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
+from datapipe.atomic import staged_directory
 from datapipe.config import ConfigError, StrictModel, load_config
 from datapipe.domains.base import LangCode
 from datapipe.domains.config import CONFIGS_DIR, load_domains_config, resolve_root
@@ -514,24 +513,11 @@ def render_png(report: dict) -> bytes:
 
 def write_outputs(report: dict, output: Path) -> None:
     """All four files into ``OUTPUT._tmp-*``, renamed into place once complete."""
-    output = output.absolute()
-    tmp = output.with_name(f"{output.name}._tmp-{uuid.uuid4().hex[:12]}")
-    tmp.mkdir(parents=True)
-    try:
+    with staged_directory(output) as tmp:
         (tmp / "compression.md").write_text(render_markdown(report), encoding="utf-8")
         (tmp / "compression.csv").write_text(render_csv(report), encoding="utf-8")
         (tmp / "compression.png").write_bytes(render_png(report))
         (tmp / "compression.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        trash = None
-        if output.exists():
-            trash = output.with_name(f"{output.name}._old-{uuid.uuid4().hex[:12]}")
-            output.rename(trash)
-        tmp.rename(output)
-        if trash:
-            shutil.rmtree(trash)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def summary(report: dict) -> str:

@@ -26,14 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import sys
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import tokenizers
+from datapipe.atomic import staged_directory
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from datapipe.config import ConfigError, load_config
@@ -203,9 +202,7 @@ def report_markdown(report: dict) -> str:
 
 def write_output(output: Path, tok: Tokenizer, heldout: list[dict], report: dict) -> None:
     """Write every output file into ``OUTPUT._tmp-*`` and swap it into place."""
-    tmp = output.with_name(f"{output.name}._tmp-{uuid.uuid4().hex[:12]}")
-    tmp.mkdir(parents=True)
-    try:
+    with staged_directory(output) as tmp:
         tok.save(str(tmp / TOKENIZER_FILE))
         for name, content in transformers_files().items():
             (tmp / name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
@@ -214,16 +211,6 @@ def write_output(output: Path, tok: Tokenizer, heldout: list[dict], report: dict
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         (tmp / "training_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "training_report.md").write_text(report_markdown(report), encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    trash = None
-    if output.exists():
-        trash = output.with_name(f"{output.name}._old-{uuid.uuid4().hex[:12]}")
-        output.rename(trash)
-    tmp.rename(output)
-    if trash:
-        shutil.rmtree(trash)
 
 
 def train_from_stages(inputs: list[str], output: str | Path, config: TokenizerConfig, weights_path: str | None) -> dict:

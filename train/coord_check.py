@@ -39,7 +39,7 @@ from datapipe.config import ConfigError
 from train import mup
 from train.config import MODEL_CONFIG_DIR, ModelConfig, load_model_config
 from train.model import Transformer, cross_entropy_loss
-from train.params import write_files_atomically
+from datapipe.atomic import write_files
 
 LAYER_TYPES = ("embedding", "attention", "ffn", "final_hidden", "logits")
 DEFAULT_TEXT = Path(__file__).resolve().parent.parent / "README.md"
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     name = "mup" if result.use_mup else "sp"
     markdown = render_markdown(result)
     files = {f"{name}.md": markdown, f"{name}.csv": render_csv(result), f"{name}.png": render_png(result)}
-    write_files_atomically(args.out, files)
+    write_files(args.out, files)
     print(markdown)
     print(f"wrote {args.out}/{name}.{{md,csv,png}} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     return 1 if result.failures() else 0

@@ -33,11 +33,8 @@ import io
 import json
 import logging
 import math
-import os
-import shutil
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +44,7 @@ import torch.nn.functional as F
 from pydantic import ValidationError
 from safetensors.torch import load_file
 
+from datapipe.atomic import staged_directory
 from datapipe.config import ConfigError
 from datapipe.indexed import load_manifest
 from tokenizer.vocab import load_tokenizer
@@ -228,15 +226,6 @@ def load_model(step_dir: Path, config: ModelConfig, device: torch.device) -> Tra
     return model
 
 
-def replace_directory(tmp: Path, final: Path) -> None:
-    """Put the complete directory ``tmp`` in place of ``final``; an old ``final`` is removed only after."""
-    trash = final.with_name(f"{final.name}._old-{uuid.uuid4().hex[:8]}")
-    if final.exists():
-        os.replace(final, trash)
-    os.replace(tmp, final)
-    shutil.rmtree(trash, ignore_errors=True)
-
-
 # --- report --------------------------------------------------------------------------------------
 
 
@@ -283,17 +272,10 @@ def render_markdown(report: dict, domains: list[str]) -> str:
 
 def write_report(report: dict, output: Path) -> None:
     domains = sorted({d for r in report["checkpoints"] for d in r["domains"]})
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f"{output.name}._tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    with staged_directory(output) as tmp:
         (tmp / "bpb.md").write_text(render_markdown(report, domains), encoding="utf-8")
         (tmp / "bpb.csv").write_text(render_csv(report["checkpoints"], domains), encoding="utf-8")
         (tmp / "bpb.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        replace_directory(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # --- CLI -----------------------------------------------------------------------------------------

@@ -32,18 +32,18 @@ import logging
 import math
 import shutil
 import sys
-import uuid
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from datapipe.atomic import staged_directory
 from datapipe.config import ConfigError
 from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, TOKENIZER_FILE, load_tokenizer
 from train.checkpoint import MODEL_FILE, CheckpointError
 from train.config import ModelConfig
-from train.evaluate import EvaluationError, checkpoint_model_config, find_checkpoint, replace_directory
+from train.evaluate import EvaluationError, checkpoint_model_config, find_checkpoint
 from train.model import Transformer
 
 log = logging.getLogger("train.export_hf")
@@ -188,19 +188,12 @@ def export(checkpoint: str | Path, tokenizer: str | Path, output: str | Path, mo
     config = checkpoint_model_config(step_dir, model_config, vocab_size)
     special = special_token_ids(tok)
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f"{output.name}._tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    with staged_directory(output) as tmp:
         shards = write_weights(step_dir, config, tmp, DTYPES[dtype], max_shard_mb * 2**20)
         files = {"config.json": hf_config(config, special, dtype), **tokenizer_files(config, special)}
         for name, content in files.items():
             (tmp / name).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         shutil.copyfile(tok_file, tmp / TOKENIZER_FILE)
-        replace_directory(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("exported %s (%d layers, %d embedding rows, %s, %d weight file(s)) to %s",
              step_dir, config.n_layers, config.embedding_rows, dtype, shards, output)
     return output

@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from datapipe.atomic import write_files
 from datapipe.config import ConfigError
 from train.config import MODEL_CONFIG_DIR, ModelConfig, load_model_config
 
@@ -157,17 +156,6 @@ def render_csv(table: list[dict[str, str | int]]) -> str:
     return buf.getvalue()
 
 
-def write_files_atomically(out_dir: Path, files: dict[str, str | bytes]) -> None:
-    """Write each file to a temporary name in ``out_dir``, then rename it over the old one."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, out_dir / name)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="train.params", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", nargs="+", type=Path, default=sorted(MODEL_CONFIG_DIR.glob("*.yaml")),
@@ -183,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     markdown = render_markdown(table)
     print(markdown)
     if args.out is not None:
-        write_files_atomically(args.out, {"params.md": markdown, "params.csv": render_csv(table)})
+        write_files(args.out, {"params.md": markdown, "params.csv": render_csv(table)})
     return 0
 
 
