@@ -90,7 +90,7 @@ tokenizer-report: $(STAMP)  ## compression rate per domain vs GPT-4, Llama, Qwen
 		--output $(or $(OUT),$(PIPE)/tokenizer_report) $(CONF_ARG)
 
 shards: $(STAMP)  ## tokenize the mixture into Megatron .bin/.idx shards (IN=$(PIPE)/mixture TOK=$(PIPE)/tokenizer OUT=$(PIPE)/shards)
-	$(SUBMIT) jobs/tokenize.py --input $(or $(IN),$(PIPE)/mixture) --tokenizer $(or $(TOK),$(PIPE)/tokenizer) \
+	$(SUBMIT) jobs/shards.py --input $(or $(IN),$(PIPE)/mixture) --tokenizer $(or $(TOK),$(PIPE)/tokenizer) \
 		--output $(or $(OUT),$(PIPE)/shards) $(CONF_ARG)
 
 params: $(STAMP)  ## parameter counts of the model configs beside the reports' figures (out/params)

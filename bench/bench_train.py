@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from datapipe.indexed import write_indexed_dataset  # noqa: E402
-from jobs.tokenize import Shard, TokenizeConfig, TokenizerInfo, build_manifest  # noqa: E402
+from jobs.shards import Shard, TokenizeConfig, TokenizerInfo, build_manifest  # noqa: E402
 from train.config import load_train_config  # noqa: E402
 from train.pretrain import Trainer  # noqa: E402
 

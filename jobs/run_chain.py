@@ -1,9 +1,9 @@
-"""The whole data pipeline as a chain of spark-submit jobs, from WARC files to the weighted mixture.
+"""The whole data pipeline as a chain of jobs, from WARC files to the token shards the trainer reads.
 
-    python -m jobs.run_chain --config configs/pipeline.yaml [--master spark://...] [--force] [--from STAGE]
+    python -m jobs.run_chain --config configs/pipeline.yaml [--master spark://...] [--force] [--from STAGE] [--until STAGE]
 
 Stages run in order, each as its own ``spark-submit`` application (``local[*]`` by default, any
-master). A stage is skipped when its output is complete (``_SUCCESS``) and was made from the same
+master), except the tokenizer's training and report, which are single-process Python programs. A stage is skipped when its output is complete (``_SUCCESS``) and was made from the same
 arguments, config files and upstream outputs (a fingerprint kept in ``OUT/_chain/``); ``--force`` or
 ``--from`` re-runs. The final report (``OUT/report/``: funnel as markdown, CSV and a PNG chart) covers
 every stage of the chain.
@@ -43,6 +43,9 @@ class StageConfigs(StrictModel):
     dedup_minhash: str = "configs/dedup_minhash.yaml"
     decontaminate: str = "configs/decontaminate.yaml"
     mix: str = "configs/mix.yaml"
+    tokenizer: str = "configs/tokenizer.yaml"
+    tokenizer_report: str = "configs/tokenizer_report.yaml"
+    tokenize: str = "configs/tokenize.yaml"
 
 
 class PipelineConfig(StrictModel):
@@ -74,15 +77,20 @@ class Step:
     """The file whose presence says the output is complete."""
     documents: bool = True
     """Whether the output is a document stage (with ``_stats.json``, a row of the funnel)."""
+    spark: bool = True
+    """Submitted with spark-submit; otherwise ``script`` is a module run by this Python (``python -m``)."""
 
 
 def plan(cfg: PipelineConfig) -> list[Step]:
     """The chain: web text through extract, clean and paragraph dedup; the other domains through
-    ingest; a quality model trained on both; then quality, MinHash dedup, decontamination, mixture."""
+    ingest; a quality model trained on both; then quality, MinHash dedup, decontamination, mixture;
+    the tokenizer (trained on the distinct decontaminated documents with the mixture's domain weights),
+    its compression report, and the mixture tokenized into shards."""
     o = cfg.out.rstrip("/")
     c = cfg.configs
     out = {name: f"{o}/{name}" for name in ("extracted", "cleaned", "dedup_paragraphs", "domains", "quality_model",
-                                            "quality", "dedup_minhash", "decontaminated", "mixture")}
+                                            "quality", "dedup_minhash", "decontaminated", "mixture", "tokenizer",
+                                            "tokenizer_report", "shards")}
     ingest_args = ["--config", cfg.domains, "--output", out["domains"]]
     if cfg.domains_root:
         ingest_args += ["--root", cfg.domains_root]
@@ -112,6 +120,16 @@ def plan(cfg: PipelineConfig) -> list[Step]:
              external=[_benchmarks_root(c.decontaminate, cfg.benchmarks_root)]),
         Step("mix", "jobs/mix.py", ["--input", out["decontaminated"], "--output", out["mixture"], "--config", c.mix],
              out["mixture"], ["decontaminate"], [c.mix]),
+        Step("tokenizer", "tokenizer.train",
+             ["--input", out["decontaminated"], "--weights", c.mix, "--output", out["tokenizer"], "--config", c.tokenizer],
+             out["tokenizer"], ["decontaminate"], [c.mix, c.tokenizer], marker="tokenizer.json", documents=False, spark=False),
+        Step("tokenizer_report", "tokenizer.report",
+             ["--tokenizer", out["tokenizer"], "--heldout", f"{out['tokenizer']}/heldout.jsonl", "--output",
+              out["tokenizer_report"], "--config", c.tokenizer_report],
+             out["tokenizer_report"], ["tokenizer"], [c.tokenizer_report], marker="compression.md", documents=False, spark=False),
+        Step("shards", "jobs/shards.py",
+             ["--input", out["mixture"], "--tokenizer", out["tokenizer"], "--output", out["shards"], "--config", c.tokenize],
+             out["shards"], ["mix", "tokenizer"], [c.tokenize], documents=False),
     ]
 
 
@@ -202,9 +220,18 @@ def spark_submit(cfg: PipelineConfig, master: str) -> list[str]:
     ]
 
 
-def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = False, start: str | None = None) -> list[dict]:
-    """Run (or skip) every stage; returns the stats of each, in chain order."""
-    steps = plan(cfg)
+def select(steps: list[Step], until: str | None) -> list[Step]:
+    """The chain up to and including stage ``until`` (all of it when None)."""
+    names = [s.name for s in steps]
+    if until is not None and until not in names:
+        raise ConfigError(f"unknown stage {until!r}; stages: {', '.join(names)}")
+    return steps[: names.index(until) + 1] if until else steps
+
+
+def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = False, start: str | None = None,
+              until: str | None = None) -> list[dict]:
+    """Run (or skip) every stage (up to ``until``); returns the stats of each document stage, in chain order."""
+    steps = select(plan(cfg), until)
     names = [s.name for s in steps]
     if start is not None and start not in names:
         raise ConfigError(f"unknown stage {start!r}; stages: {', '.join(names)}")
@@ -212,7 +239,8 @@ def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = F
     prints: dict[str, str] = {}
     chain_dir = f"{cfg.out.rstrip('/')}/_chain"
     submit = spark_submit(cfg, master or cfg.master)
-    env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
+    env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     for i, step in enumerate(steps):
         fp = fingerprint(step, prints)
         prints[step.name] = fp
@@ -222,7 +250,7 @@ def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = F
         if done and not forced:
             print(f"[{i + 1}/{len(steps)}] {step.name}: complete, skipped ({step.output})", flush=True)
             continue
-        cmd = submit + [str(ROOT / step.script), *step.args]
+        cmd = (submit + [str(ROOT / step.script)] if step.spark else [sys.executable, "-m", step.script]) + step.args
         print(f"[{i + 1}/{len(steps)}] {step.name}: {shlex.join(cmd)}", flush=True)
         started = time.time()
         proc = subprocess.run(cmd, env=env)
@@ -286,15 +314,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--master", default=None, help="Spark master for every stage (overrides the config)")
     p.add_argument("--force", action="store_true", help="re-run every stage even if its output is complete")
     p.add_argument("--from", dest="start", default=None, help="re-run from this stage on")
+    p.add_argument("--until", default=None, help="stop after this stage")
     p.add_argument("--plan", action="store_true", help="print the stages and their commands, run nothing")
     args = p.parse_args(argv)
     try:
         cfg = load_config(PipelineConfig, args.config)
         if args.plan:
-            for i, s in enumerate(plan(cfg)):
+            for i, s in enumerate(select(plan(cfg), args.until)):
                 print(f"[{i + 1}] {s.name}: {s.script} {shlex.join(s.args)}")
             return 0
-        stats = run_chain(cfg, master=args.master, force=args.force, start=args.start)
+        stats = run_chain(cfg, master=args.master, force=args.force, start=args.start, until=args.until)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,9 @@ STAGES = [extract, clean, dedup_paragraphs, quality, dedup_minhash, decontaminat
 @pytest.mark.parametrize(
     "module",
     ["jobs.extract", "jobs.clean", "jobs.dedup_paragraphs", "jobs.ingest", "jobs.quality_model", "jobs.quality",
-     "jobs.dedup_minhash", "jobs.decontaminate", "jobs.mix", "jobs.run_chain", "jobs.dist", "datapipe.sample"],
+     "jobs.dedup_minhash", "jobs.decontaminate", "jobs.mix", "jobs.shards", "jobs.run_chain", "jobs.dist", "datapipe.sample",
+     "tokenizer.train", "tokenizer.report", "train.pretrain", "train.evaluate", "train.export_hf", "train.params",
+     "train.coord_check"],
 )
 def test_help(module):
     proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -35,3 +37,10 @@ def test_bad_config_is_reported_with_the_key(stage, tmp_path, capsys):
 def test_missing_config_file(tmp_path, capsys):
     assert extract.main(["--input", str(tmp_path), "--output", str(tmp_path / "o"), "--config", str(tmp_path / "nope.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+def test_no_job_script_shadows_a_standard_library_module():
+    """``spark-submit jobs/x.py`` puts ``jobs/`` first on ``sys.path``: a ``jobs/tokenize.py`` would be imported
+    as the standard library's ``tokenize`` by every job (pyarrow then fails at start-up)."""
+    clashes = sorted(p.name for p in (ROOT / "jobs").glob("*.py") if p.stem in sys.stdlib_module_names)
+    assert clashes == []

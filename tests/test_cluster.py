@@ -90,7 +90,7 @@ def test_extract_through_spark_submit_on_a_standalone_cluster(standalone):
 
 
 def test_the_whole_chain_on_the_sample_through_the_cluster(standalone, tmp_path):
-    """run_chain submits every stage to the standalone master; a second run skips them all."""
+    """run_chain submits every data stage to the standalone master; a second run skips them all."""
     import yaml
 
     from datapipe.sample import MANIFEST_NAME, write_sample_corpus
@@ -108,7 +108,7 @@ def test_the_whole_chain_on_the_sample_through_the_cluster(standalone, tmp_path)
         "driver_memory": "1g", "spark_args": ["--py-files", str(build_zip(work / "chain.zip")), "--executor-memory", "1g"],
         "configs": {"quality": str(ROOT / "configs" / "demo" / "quality.yaml"), "decontaminate": str(decontam)},
     }))
-    cmd = [sys.executable, "-m", "jobs.run_chain", "--config", str(pipeline), "--master", master]
+    cmd = [sys.executable, "-m", "jobs.run_chain", "--config", str(pipeline), "--master", master, "--until", "mix"]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     funnel = (out / "report" / "funnel.md").read_text()

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from datapipe.indexed import token_dtype, write_indexed_dataset
-from jobs.tokenize import Shard, TokenizeConfig, TokenizerInfo, build_manifest
+from jobs.shards import Shard, TokenizeConfig, TokenizerInfo, build_manifest
 from tokenizer.vocab import END_OF_TEXT, SPECIAL_TOKENS, load_tokenizer
 from train.checkpoint import save_checkpoint
 from train.config import MODEL_CONFIG_DIR, load_model_config
@@ -58,7 +58,7 @@ def small_tokenizer(path: Path, texts: list[str], vocab_size: int = 450) -> Path
 
 def write_shards(out: Path, corpus: dict[str, list[str]], tok_dir: Path) -> Path:
     """The tokenize stage's layout for ``corpus``: per domain one train and one valid shard (the documents
-    in the given order, each with its end-of-text), and manifest.json from jobs.tokenize.build_manifest."""
+    in the given order, each with its end-of-text), and manifest.json from jobs.shards.build_manifest."""
     tok, eot = load_tokenizer(tok_dir)
     vocab = tok.get_vocab_size(with_added_tokens=True)
     dtype = token_dtype(vocab)

@@ -14,7 +14,7 @@ import yaml
 
 from datapipe.config import ConfigError
 from datapipe.indexed import write_indexed_dataset
-from jobs.tokenize import Shard, TokenizeConfig, TokenizerInfo, build_manifest
+from jobs.shards import Shard, TokenizeConfig, TokenizerInfo, build_manifest
 from train import checkpoint as ckpt
 from train.config import load_train_config
 from train.pretrain import Trainer, TrainingStopped, main
