@@ -23,7 +23,7 @@ NPROC ?= 1
 
 .PHONY: help setup test demo sample pipeline extract clean-text dedup-paragraphs ingest-domains quality-model quality \
 	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params coord-check train eval export-hf dist \
-	bench-extract bench-dedup bench-tokenize bench-train clean
+	bench-extract bench-dedup bench-tokenize bench-train bench-parallel clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -126,6 +126,9 @@ bench-tokenize: $(STAMP)  ## Spark tokenize stage vs encode_batch per core; toke
 
 bench-train: $(STAMP)  ## training tokens/s and MFU on CPU (and of a ~1B model on a GPU when there is one)
 	$(PY) bench/bench_train.py
+
+bench-parallel: $(STAMP)  ## step time of each parallel layout vs one process (CPU, gloo); parallel-path MFU on a GPU (NCCL)
+	$(PY) bench/bench_parallel.py
 
 clean:  ## remove outputs (out/, dist/), not the virtualenv
 	rm -rf out dist

@@ -12,7 +12,15 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from datapipe.config import ConfigError, StrictModel, load_config
 
@@ -96,6 +104,49 @@ def load_model_config(path: str | Path) -> ModelConfig:
     return load_config(ModelConfig, path)
 
 
+# --- the parallel layout ------------------------------------------------------------------------
+
+MESH_DIMS = ("dp", "pp", "tp")
+"""Mesh dimension names, outermost first; rank = tp_rank + tp * (pp_rank + pp * dp_rank)."""
+
+class ParallelConfig(StrictModel):
+    """Sizes of the data, pipeline and tensor parallel dimensions and how each is run."""
+
+    dp: PositiveInt = 1
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    pp_schedule: Literal["1f1b", "interleaved_1f1b"] = "1f1b"
+    stages_per_rank: PositiveInt = 1
+    microbatches: PositiveInt | None = None
+    sequence_parallel: bool = True
+    data_parallel: Literal["zero1", "fsdp2", "ddp"] = "zero1"
+    gpus_per_node: PositiveInt = 8
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> ParallelConfig:
+        if self.pp_schedule == "1f1b" and self.stages_per_rank != 1:
+            raise ValueError(f"1f1b runs one stage per rank: stages_per_rank must be 1, got {self.stages_per_rank} "
+                             "(use pp_schedule: interleaved_1f1b for virtual stages)")
+        if self.pp_schedule == "interleaved_1f1b" and self.stages_per_rank < 2:
+            raise ValueError(f"interleaved_1f1b needs stages_per_rank >= 2 (virtual stages per rank), "
+                             f"got {self.stages_per_rank}")
+        return self
+
+    @property
+    def world_size(self) -> int:
+        return self.dp * self.pp * self.tp
+
+    @property
+    def mesh_shape(self) -> tuple[int, int, int]:
+        """Sizes in ``MESH_DIMS`` order, for ``init_device_mesh(..., mesh_dim_names=MESH_DIMS)``."""
+        return self.dp, self.pp, self.tp
+
+    @property
+    def n_stages(self) -> int:
+        """Pipeline stages in all: pp ranks times the virtual stages on each."""
+        return self.pp * self.stages_per_rank
+
+
 # --- the training run ----------------------------------------------------------------------------
 
 
@@ -153,6 +204,8 @@ class TrainConfig(StrictModel):
     eval_tokens: PositiveInt = Field(65_536, description="held-out tokens per domain per validation")
     checkpoint_interval: PositiveInt = 500
     keep_checkpoints: PositiveInt | None = Field(3, description="newest complete checkpoints kept; None: all")
+    parallel: ParallelConfig = Field(default_factory=ParallelConfig,
+                                     description="data x pipeline x tensor layout (checked by train/layout.py)")
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

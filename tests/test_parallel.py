@@ -1,0 +1,284 @@
+"""The parallel trainer on CPU (gloo, several processes) against one process: for a tiny fp32 model, 10
+steps at DP 2 (zero1, fsdp2, ddp), TP 2 with sequence parallel, PP 2 (1F1B and interleaved), DP 2 x TP 2,
+TP 2 x PP 2 and DP 2 x PP 2 give the same losses, gradient norms, final weights and held-out bits per
+byte; the zero1 optimizer state of a rank is a shard; a checkpoint saved at one layout resumes at
+another and continues the same curve.
+
+The layouts of 2 processes run in one launch (``torch.multiprocessing``), those of 4 in another; one
+more run goes through ``torchrun`` and the CLI. The results are compared here, in the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import yaml
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+from torch.distributed.tensor import DTensor
+
+from safetensors.torch import load_file
+
+from tests.test_pretrain import write_shards
+from train import checkpoint as ckpt
+from train import dist_checkpoint
+from train.config import load_train_config
+from train.pretrain import Trainer
+
+STEPS, RESUME_AT = 10, 5
+TOLERANCE = 1e-5
+MODEL = {"dim": 64, "n_layers": 4, "n_heads": 4, "head_dim": 16, "ffn_dim": 168, "vocab_size": 512,
+         "max_seq_len": 64, "use_mup": True, "base_dim": 32}
+LAYOUTS = {  # name: (processes, parallel section)
+    "dp2": (2, {"dp": 2}),
+    "dp2_fsdp2": (2, {"dp": 2, "data_parallel": "fsdp2"}),
+    "dp2_ddp": (2, {"dp": 2, "data_parallel": "ddp"}),
+    "tp2_sp": (2, {"tp": 2, "sequence_parallel": True}),
+    "pp2_1f1b": (2, {"pp": 2, "microbatches": 4}),
+    "pp2_interleaved": (2, {"pp": 2, "pp_schedule": "interleaved_1f1b", "stages_per_rank": 2, "microbatches": 4}),
+    "dp2_tp2": (4, {"dp": 2, "tp": 2}),
+    "tp2_pp2": (4, {"tp": 2, "pp": 2, "microbatches": 4}),
+    "dp2_pp2": (4, {"dp": 2, "pp": 2, "microbatches": 2}),  # FSDP under a pipeline schedule (its REDUCE_GRAD)
+}
+
+
+def write_run(path, shards, out, **run) -> str:
+    """A run config (and its model config) of the tiny 4-layer model: 8 samples of 32 tokens per step."""
+    (path.parent / "model.yaml").write_text(yaml.safe_dump(MODEL))
+    cfg = {"model": str(path.parent / "model.yaml"), "data": str(shards), "out": str(out), "seq_len": 32,
+           "micro_batch_size": 2, "global_batch_tokens": 256, "max_steps": STEPS, "seed": 5,
+           "optimizer": {"lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 2, "weight_decay": 0.1, "grad_clip": 0.2},
+           "log_interval": 1, "eval_interval": None, "eval_tokens": 256, "checkpoint_interval": RESUME_AT,
+           "keep_checkpoints": None, **run}
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def summary(trainer: Trainer, history: list[dict]) -> dict:
+    """What a run is compared on, as numpy (this rank's share of the weights, gathered over its mesh)."""
+    weights = {}
+    for part in trainer.parts:
+        sd = get_model_state_dict(part, options=StateDictOptions(full_state_dict=True))
+        weights.update({k: v.detach().numpy().copy() for k, v in sd.items()})
+    exp_avg = [s["exp_avg"] for opt in trainer.optimizers for s in opt.state.values()]
+    return {"losses": [r["loss"] for r in history], "grad_norms": [r["grad_norm"] for r in history], "weights": weights,
+            "optimizer_numel": sum(local_numel(t) for t in exp_avg),
+            "optimizer_unique_numel": sum(local_numel(t) / replicas(t) for t in exp_avg),
+            "bpb": {d: r["bpb"] for d, r in trainer.validate().items()}}
+
+
+def local_numel(t: torch.Tensor) -> int:
+    return (t.to_local() if isinstance(t, DTensor) else t).numel()
+
+
+def replicas(t: torch.Tensor) -> int:
+    """On how many ranks of its mesh the same local tensor lives (a norm gain is replicated over TP ranks)."""
+    if not isinstance(t, DTensor):
+        return 1
+    return int(np.prod([t.device_mesh.size(d) for d, p in enumerate(t.placements) if p.is_replicate()]))
+
+
+def _worker(rank: int, world: int, port: int, jobs: list[tuple[str, str]], queue) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    results = []
+    for config, resume in jobs:
+        trainer = Trainer(load_train_config(config), resume=resume)
+        results.append(summary(trainer, trainer.run()))
+    queue.put((rank, results))
+    dist.destroy_process_group()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(world: int, jobs: list[tuple[str, str]]) -> list[dict[int, dict]]:
+    """Run ``jobs`` (config, resume) one after the other in ``world`` processes; per job, rank -> summary."""
+    queue = mp.get_context("spawn").SimpleQueue()
+    procs = mp.start_processes(_worker, args=(world, free_port(), jobs, queue), nprocs=world, join=False,
+                               start_method="spawn")
+    by_rank = {}
+    deadline = time.monotonic() + 600
+    while len(by_rank) < world:
+        if not queue.empty():
+            rank, results = queue.get()
+            by_rank[rank] = results
+        elif procs.join(timeout=0.2) or time.monotonic() > deadline:  # raises if a worker failed
+            break
+    while not procs.join():
+        pass
+    assert len(by_rank) == world, f"only ranks {sorted(by_rank)} reported"
+    return [{rank: by_rank[rank][j] for rank in by_rank} for j in range(len(jobs))]
+
+
+def merged_weights(per_rank: dict[int, dict]) -> dict[str, np.ndarray]:
+    weights = {}
+    for summary_ in per_rank.values():
+        weights.update(summary_["weights"])
+    return weights
+
+
+def max_weight_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    assert a.keys() == b.keys()
+    return max(float(np.abs(a[k] - b[k]).max()) for k in a)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    write_shards(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, shards):
+    """One process, the same run."""
+    tmp = tmp_path_factory.mktemp("one_process")
+    trainer = Trainer(load_train_config(write_run(tmp / "run.yaml", shards, tmp / "run")), resume="none")
+    result = summary(trainer, trainer.run())
+    return {"dir": tmp / "run", **result}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, shards, reference):
+    """Every layout's run, one launch per process count (the layouts' meshes one after the other in one
+    process group), and DP 2 -> TP 2: the dp2 run's checkpoint of step 5 resumed at TP 2."""
+    tmp = tmp_path_factory.mktemp("layouts")
+    dp2_checkpoint = tmp / "dp2" / "checkpoints" / f"step-{RESUME_AT:08d}"
+    out, started = {}, time.monotonic()
+    for world in sorted({w for w, _ in LAYOUTS.values()}):
+        names = [name for name, (w, _) in LAYOUTS.items() if w == world]
+        jobs = [(write_run(tmp / f"{name}.yaml", shards, tmp / name, parallel=LAYOUTS[name][1]), "none") for name in names]
+        if world == 2:
+            names.append("dp2_to_tp2")
+            jobs.append((write_run(tmp / "dp2_to_tp2.yaml", shards, tmp / "dp2_to_tp2", parallel=LAYOUTS["tp2_sp"][1]),
+                         str(dp2_checkpoint)))
+        out.update(zip(names, launch(world, jobs)))
+    out["dir"], out["seconds"] = tmp, time.monotonic() - started
+    return out
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_layout_matches_one_process(name, runs, reference):
+    rank0 = runs[name][0]
+    assert len(rank0["losses"]) == STEPS
+    np.testing.assert_allclose(rank0["losses"], reference["losses"], rtol=0, atol=TOLERANCE)
+    # the global norm over every shard and stage (clipping at 0.2 is active at every step)
+    np.testing.assert_allclose(rank0["grad_norms"], reference["grad_norms"], rtol=0, atol=TOLERANCE)
+    assert min(reference["grad_norms"]) > 0.2
+    assert max_weight_difference(merged_weights(runs[name]), reference["weights"]) < TOLERANCE
+    for domain, bpb in reference["bpb"].items():  # validation through the parallel model (gathered logits)
+        assert abs(rank0["bpb"][domain] - bpb) < TOLERANCE, domain
+    assert reference["losses"][-1] < reference["losses"][0]  # it learns: the comparison is not of noise
+
+
+@pytest.mark.parametrize("name", ["dp2", "dp2_tp2"])
+def test_zero1_optimizer_state_is_a_shard(name, runs, reference):
+    """AdamW's exp_avg: the ranks' shards add up to the model's size (counting what is replicated over TP
+    ranks once), and each rank holds about 1 / ranks of it."""
+    total = sum(v.size for v in reference["weights"].values())
+    shards = runs[name].values()
+    assert sum(s["optimizer_unique_numel"] for s in shards) == total
+    assert all(s["optimizer_numel"] < 1.05 * total / len(shards) for s in shards)
+
+
+def test_ddp_keeps_the_whole_optimizer_state(runs, reference):
+    total = sum(v.size for v in reference["weights"].values())
+    assert [s["optimizer_numel"] for s in runs["dp2_ddp"].values()] == [total, total]
+
+
+def test_dp2_checkpoint_resumes_at_tp2(runs, reference):
+    resumed = runs["dp2_to_tp2"][0]
+    np.testing.assert_allclose(resumed["losses"], reference["losses"][RESUME_AT:], rtol=0, atol=TOLERANCE)
+    assert max_weight_difference(merged_weights(runs["dp2_to_tp2"]), reference["weights"]) < TOLERANCE
+
+
+def test_pp2_checkpoint_resumes_in_one_process(tmp_path, shards, runs, reference):
+    """PP 2 -> PP 1: the distributed checkpoint loaded without any process group."""
+    path = runs["dir"] / "pp2_1f1b" / "checkpoints" / f"step-{RESUME_AT:08d}"
+    assert dist_checkpoint.checkpoint_format(path) == dist_checkpoint.FORMAT
+    trainer = Trainer(load_train_config(write_run(tmp_path / "run.yaml", shards, tmp_path / "run")), resume=str(path))
+    assert trainer.state.step == RESUME_AT
+    history = trainer.run()
+    np.testing.assert_allclose([r["loss"] for r in history], reference["losses"][RESUME_AT:], rtol=0, atol=TOLERANCE)
+    weights = {k: v.detach().numpy() for k, v in trainer.model.state_dict().items()}
+    assert max_weight_difference(weights, reference["weights"]) < TOLERANCE
+
+
+def test_distributed_checkpoint_rewritten_for_one_process(tmp_path, runs, reference):
+    """TP 2 x PP 2's last checkpoint in the single-process format (what evaluation and export read)."""
+    path = dist_checkpoint.to_single_process(runs["dir"] / "tp2_pp2" / "checkpoints" / f"step-{STEPS:08d}", tmp_path)
+    assert ckpt.latest_checkpoint(tmp_path) == path and ckpt.verify(path)["step"] == STEPS
+    weights = {k: v.numpy() for k, v in load_file(path / ckpt.MODEL_FILE).items()}
+    assert max_weight_difference(weights, reference["weights"]) < TOLERANCE
+
+
+def test_one_process_checkpoint_resumes_under_torchrun(tmp_path, shards, reference):
+    """The CLI under torchrun (TP 2 x PP ... as `make train` runs it): one process's safetensors checkpoint of
+    step 5, resumed with --resume auto at PP 2, continues the curve; its own checkpoints are DCP."""
+    run = tmp_path / "run"
+    src = reference["dir"] / "checkpoints" / f"step-{RESUME_AT:08d}"
+    shutil.copytree(src, run / "checkpoints" / src.name)
+    config = write_run(tmp_path / "run.yaml", shards, run)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "train.pretrain", "--config", config, "--pp", "2", "--microbatches", "4"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    np.testing.assert_allclose(losses, reference["losses"][RESUME_AT:], rtol=0, atol=TOLERANCE)
+    assert dist_checkpoint.checkpoint_format(run / "checkpoints" / f"step-{STEPS:08d}") == dist_checkpoint.FORMAT
+
+
+def test_corrupt_distributed_checkpoint_is_skipped(runs):
+    root = runs["dir"] / "dp2_fsdp2" / "checkpoints"
+    newest = root / f"step-{STEPS:08d}"
+    shard = next(newest.glob("__1_*.distcp"))
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 1
+    shard.write_bytes(bytes(data))
+    with pytest.raises(dist_checkpoint.CheckpointError, match="corrupt"):
+        dist_checkpoint.verify(newest)
+    assert dist_checkpoint.latest_checkpoint(root) == root / f"step-{RESUME_AT:08d}"
+
+
+def test_metadata_that_names_other_code_is_refused(runs, tmp_path):
+    """A crafted .metadata (a pickle that would call os.system) is refused before anything runs."""
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    src = runs["dir"] / "dp2_ddp" / "checkpoints" / f"step-{RESUME_AT:08d}"
+    (src / dist_checkpoint.METADATA_FILE).write_bytes(pickle.dumps(Exploit()))
+    reader = dist_checkpoint.SafeFileSystemReader(src)
+    with pytest.raises(dist_checkpoint.CheckpointError, match="refusing"):
+        reader.read_metadata()
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_dry_run_prints_the_layout_and_rejects_a_bad_one(tmp_path, shards):
+    config = write_run(tmp_path / "run.yaml", shards, tmp_path / "run")
+    ok = subprocess.run([sys.executable, "-m", "train.pretrain", "--config", config, "--tp", "2", "--pp", "2",
+                         "--dry-run"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "(1, 2, 2)" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "train.pretrain", "--config", config, "--tp", "3", "--dry-run"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "divisible by tp 3" in bad.stderr
