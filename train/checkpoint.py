@@ -117,7 +117,8 @@ def optimizer_from_flat(optimizer: torch.optim.Optimizer, names: dict[int, str],
 # --- save / load ---------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in 4 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
@@ -125,7 +126,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file or a directory (a rename is durable once its directory is) to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -149,17 +151,17 @@ def save_checkpoint(root: str | Path, step: int, model: torch.nn.Module, optimiz
         rng_tensors, rng_meta = rng_state()
         save_file(model_sd, tmp / MODEL_FILE)
         save_file({**opt_tensors, **rng_tensors}, tmp / OPTIMIZER_FILE)
-        files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in (MODEL_FILE, OPTIMIZER_FILE)}
+        files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)} for name in (MODEL_FILE, OPTIMIZER_FILE)}
         meta = {"format": FORMAT_VERSION, "step": step, "files": files, "optimizer_groups": groups, "rng": rng_meta,
                 "trainer": trainer_state}
         (tmp / TRAINER_FILE).write_text(json.dumps(meta, indent=1) + "\n")
         for name in (MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE):
-            _fsync(tmp / name)
-        _fsync(tmp)
+            fsync_path(tmp / name)
+        fsync_path(tmp)
         if final.exists():  # a re-run of the same step: replace it only now that the new one is complete
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _fsync(root)
+        fsync_path(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -194,7 +196,7 @@ def verify(path: Path) -> dict:
             raise CheckpointError(f"{f}: missing")
         if f.stat().st_size != want["bytes"]:
             raise CheckpointError(f"{f}: truncated or padded ({f.stat().st_size} bytes, expected {want['bytes']})")
-        if _sha256(f) != want["sha256"]:
+        if sha256_file(f) != want["sha256"]:
             raise CheckpointError(f"{f}: corrupt (SHA-256 differs from the one recorded at save time)")
     return meta
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import io
 import json
 import logging
@@ -69,7 +68,7 @@ from torch.distributed.tensor import DTensor, distribute_tensor
 
 from train import checkpoint as ckpt
 from train import mup
-from train.checkpoint import CheckpointError
+from train.checkpoint import CheckpointError, fsync_path, sha256_file
 from train.config import ModelConfig, TrainConfig
 from train.model import Transformer
 
@@ -188,22 +187,6 @@ def _merged(states: list[tuple[dict, dict]]) -> dict:
 # --- save -----------------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimizers: list[torch.optim.Optimizer],
                     trainer_state: dict, keep_last: int | None = None) -> Path:
     """Write the checkpoint of ``step`` from every rank (a collective: all ranks call it)."""
@@ -218,7 +201,7 @@ def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimiz
         dcp.save(_merged(_part_states(parts, optimizers)), storage_writer=FileSystemWriter(tmp))
         mine = sorted(tmp.glob(f"__{rank}_*")) + ([tmp / METADATA_FILE] if rank == 0 else [])
         files = {}
-        for rank_files in _gather_to_all({f.name: {"bytes": f.stat().st_size, "sha256": _sha256(f)} for f in mine}):
+        for rank_files in _gather_to_all({f.name: {"bytes": f.stat().st_size, "sha256": sha256_file(f)} for f in mine}):
             files.update(rank_files)
         if rank == 0:
             unrecorded = sorted({f.name for f in tmp.iterdir()} - set(files))
@@ -227,12 +210,12 @@ def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimiz
             meta = {"format": FORMAT, "step": step, "world_size": world, "files": files, "rng": rng_state_json(),
                     "trainer": trainer_state}
             (tmp / ckpt.TRAINER_FILE).write_text(json.dumps(meta, indent=1) + "\n")
-            _fsync(tmp / ckpt.TRAINER_FILE)
-            _fsync(tmp)
+            fsync_path(tmp / ckpt.TRAINER_FILE)
+            fsync_path(tmp)
             if final.exists():  # a re-run of the same step: replace it only now that the new one is complete
                 shutil.rmtree(final)
             os.replace(tmp, final)
-            _fsync(root)
+            fsync_path(root)
     except BaseException:
         if rank == 0:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -263,7 +246,7 @@ def _verify_files(path: Path, files: dict, share: slice) -> list[str]:
             problems.append(f"{f}: missing")
         elif f.stat().st_size != want["bytes"]:
             problems.append(f"{f}: truncated or padded ({f.stat().st_size} bytes, expected {want['bytes']})")
-        elif _sha256(f) != want["sha256"]:
+        elif sha256_file(f) != want["sha256"]:
             problems.append(f"{f}: corrupt (SHA-256 differs from the one recorded at save time)")
     return problems
 
