@@ -157,18 +157,28 @@ def save_checkpoint(root: str | Path, step: int, model: torch.nn.Module, optimiz
         (tmp / TRAINER_FILE).write_text(json.dumps(meta, indent=1) + "\n")
         for name in (MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE):
             fsync_path(tmp / name)
-        fsync_path(tmp)
-        if final.exists():  # a re-run of the same step: replace it only now that the new one is complete
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        fsync_path(root)
+        publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    prune(root, keep_last)
+    return final
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Make the complete, fsynced checkpoint directory ``tmp`` the checkpoint ``final``, durably."""
+    fsync_path(tmp)
+    if final.exists():  # a re-run of the same step: replace it only now that the new one is complete
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    fsync_path(final.parent)
+
+
+def prune(root: str | Path, keep_last: int | None) -> None:
+    """Remove all but the newest ``keep_last`` checkpoints (none when ``keep_last`` is None)."""
     if keep_last:
         for old in list_checkpoints(root)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def list_checkpoints(root: str | Path) -> list[Path]:

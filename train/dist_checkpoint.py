@@ -38,7 +38,6 @@ import base64
 import io
 import json
 import logging
-import os
 import pickle
 import shutil
 import sys
@@ -211,19 +210,14 @@ def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimiz
                     "trainer": trainer_state}
             (tmp / ckpt.TRAINER_FILE).write_text(json.dumps(meta, indent=1) + "\n")
             fsync_path(tmp / ckpt.TRAINER_FILE)
-            fsync_path(tmp)
-            if final.exists():  # a re-run of the same step: replace it only now that the new one is complete
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            fsync_path(root)
+            ckpt.publish(tmp, final)
     except BaseException:
         if rank == 0:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     _barrier()
-    if rank == 0 and keep_last:
-        for old in ckpt.list_checkpoints(root)[:-keep_last]:
-            shutil.rmtree(old, ignore_errors=True)
+    if rank == 0:
+        ckpt.prune(root, keep_last)
     return final
 
 
