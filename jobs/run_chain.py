@@ -3,7 +3,8 @@
     python -m jobs.run_chain --config configs/pipeline.yaml [--master spark://...] [--force] [--from STAGE] [--until STAGE]
 
 Stages run in order, each as its own ``spark-submit`` application (``local[*]`` by default, any
-master), except the tokenizer's training and report, which are single-process Python programs. A stage is skipped when its output is complete (``_SUCCESS``) and was made from the same
+master), except the tokenizer's training and report, which are single-process Python programs. A
+stage is skipped when its output is complete (``_SUCCESS``) and was made from the same
 arguments, config files and upstream outputs (a fingerprint kept in ``OUT/_chain/``); ``--force`` or
 ``--from`` re-runs. The final report (``OUT/report/``: funnel as markdown, CSV and a PNG chart) covers
 every stage of the chain.
