@@ -44,7 +44,7 @@ test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
 
 sample: $(STAMP)  ## write the built-in sample corpus (WARC, domain sources, benchmark) to out/demo/sample
-	$(PY) -m datapipe.sample --out $(DEMO)/sample
+	$(PY) -m sample_corpus --out $(DEMO)/sample
 
 demo: sample  ## the whole chain on the built-in sample (out/demo), then a tiny model trained and evaluated on it
 	$(PY) -m jobs.run_chain --config configs/demo/pipeline.yaml $(CHAIN_ARGS)
@@ -54,13 +54,13 @@ demo: sample  ## the whole chain on the built-in sample (out/demo), then a tiny 
 pipeline: $(STAMP)  ## the whole chain (CONF=configs/pipeline.yaml; MASTER=, CHAIN_ARGS=--force/--from STAGE)
 	$(PY) -m jobs.run_chain --config $(or $(CONF),configs/pipeline.yaml) --master '$(MASTER)' $(CHAIN_ARGS)
 
-extract: $(STAMP)  ## stage 1: WARC -> documents (IN=files/glob/dir OUT=dir [CONF=])
+extract: $(STAMP)  ## WARC -> documents (IN=files/glob/dir OUT=dir [CONF=])
 	$(SUBMIT) jobs/extract.py --input $(IN) --output $(OUT) $(CONF_ARG)
 
-clean-text: $(STAMP)  ## stage 2: heuristic cleaning (IN=stage output OUT=dir [CONF=])
+clean-text: $(STAMP)  ## heuristic cleaning (IN=stage output OUT=dir [CONF=])
 	$(SUBMIT) jobs/clean.py --input $(IN) --output $(OUT) $(CONF_ARG)
 
-dedup-paragraphs: $(STAMP)  ## stage 3: paragraph-level exact dedup (IN=stage output OUT=dir [CONF=])
+dedup-paragraphs: $(STAMP)  ## paragraph-level exact dedup (IN=stage output OUT=dir [CONF=])
 	$(SUBMIT) jobs/dedup_paragraphs.py --input $(IN) --output $(OUT) $(CONF_ARG)
 
 ingest-domains: $(STAMP)  ## non-web domains -> documents (CONF=configs/domains.yaml OUT=dir [ROOT=data root])

@@ -280,17 +280,10 @@ class CpuMeter:
 
 
 def trafilatura_kwargs(config) -> dict:
-    """The stage's trafilatura settings (datapipe.extract.extract_main_text), for the bare loop."""
-    kw = dict(
-        favor_precision=config.favor_precision,
-        favor_recall=config.favor_recall,
-        include_comments=config.include_comments,
-        include_tables=config.include_tables,
-        no_fallback=config.fast,
-        deduplicate=False,
-        with_metadata=False,
-        output_format="txt",
-    )
+    """The stage's trafilatura settings, for the bare loop."""
+    from datapipe.extract import trafilatura_settings
+
+    kw = trafilatura_settings(config)
     expected = dict(favor_precision=True, include_comments=False, include_tables=True, no_fallback=False)
     for k, v in expected.items():
         if kw[k] != v:
@@ -763,16 +756,10 @@ def render_console(r: dict) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    from datapipe.io import atomic_file
+
+    with atomic_file(path, "w") as f:
+        f.write(text)
 
 
 # --- main -----------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,6 +45,8 @@ import regex
 from pydantic import Field, field_validator, model_validator
 
 from .config import ConfigError, StrictModel
+from .document import Document
+from .stage import Decision, DocumentStage, Reject
 from .text import CJK_RE, HAN_CLASS, KANA_CLASS, cjk_ratio, has_letter
 
 log = logging.getLogger(__name__)
@@ -493,8 +495,8 @@ def _merge(names: list[str], chunks: list[np.ndarray], chunk_owner: list[int], c
 
 
 @dataclass
-class Outcome:
-    """What decontamination does to one document."""
+class ScanResult:
+    """What decontamination does to one text."""
 
     text: str | None  # the text to keep (cut when ``cuts``); None: drop the document
     reason: str | None = None  # reject reason when dropped
@@ -531,25 +533,57 @@ class Decontaminator:
                 counts[name] = c
         return counts
 
-    def process(self, text: str) -> Outcome:
+    def scan(self, text: str) -> ScanResult:
         toks, has_cjk = _tokenize(text)
         hits = self._hits(toks, has_cjk)
         if not hits:
-            return Outcome(text)
+            return ScanResult(text)
         matches = self._matches(hits)
         top = max(matches, key=lambda name: matches[name])  # ties: the first benchmark in config order
         if self.config.mode == "drop":
-            return Outcome(None, REASON_PREFIX + top, matches)
+            return ScanResult(None, REASON_PREFIX + top, matches)
         toks, spans = token_spans(text)
         hits = self._hits(toks, has_cjk)
         cut = [(spans[i][0], spans[i + n - 1][1]) for i, n, _ in hits]
         pieces, cuts = cut_spans(text, cut, self.config.cut_window_chars)
         if len(pieces) > self.config.max_pieces:
-            return Outcome(None, REASON_PREFIX + TOO_MANY_CUTS, matches)
+            return ScanResult(None, REASON_PREFIX + TOO_MANY_CUTS, matches)
         kept = "\n".join(p for p in pieces if len(p) >= self.config.min_piece_chars)
         if not kept:
-            return Outcome(None, REASON_PREFIX + top, matches)
-        return Outcome(kept, None, matches, cuts, len(text) - len(kept))
+            return ScanResult(None, REASON_PREFIX + top, matches)
+        return ScanResult(kept, None, matches, cuts, len(text) - len(kept))
+
+
+class DecontamStage(DocumentStage):
+    """Drops (or cuts) documents that share an n-gram with a benchmark item; counts the matches per
+    benchmark (``decontam.<benchmark>.docs`` and ``.ngrams``). ``index`` gives the benchmark index on
+    the machine that runs the stage (on Spark: the broadcast's value)."""
+
+    name = "decontaminate"
+
+    def __init__(self, config: DecontamConfig, index: Callable[[], BenchmarkIndex]):
+        super().__init__()
+        self.config, self.index = config, index
+
+    def setup(self) -> None:
+        self.scanner = Decontaminator(self.index(), self.config)
+
+    def process(self, doc: Document) -> Decision:
+        result = self.scanner.scan(doc.text)
+        for name, count in result.matches.items():
+            self.counters[f"decontam.{name}.docs"] += 1
+            self.counters[f"decontam.{name}.ngrams"] += count
+        if result.text is None:
+            return Reject(result.reason)
+        if not result.cuts:
+            return doc
+        self.counters["decontam.docs_cut"] += 1
+        self.counters["decontam.cuts"] += result.cuts
+        self.counters["decontam.chars_removed"] += result.chars_removed
+        doc.text = result.text
+        doc.annotations["decontam.ngrams"] = float(sum(result.matches.values()))
+        doc.annotations["decontam.chars_removed"] = float(result.chars_removed)
+        return doc
 
 
 def cut_spans(text: str, spans: list[tuple[int, int]], window: int) -> tuple[list[str], int]:

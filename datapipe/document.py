@@ -2,7 +2,7 @@
 
 A document is a small record (as in datatrove). Between stages it is stored as a Parquet row with
 exactly the columns of ``DOCUMENT_SCHEMA``; Spark's schema is derived from the Arrow one
-(``jobs.common.spark_schema``), so the columns are defined here and nowhere else.
+(``jobs.runner.spark_schema``), so the columns are defined here and nowhere else.
 
 ``annotations`` is where later stages add what they measure (quality score, lines removed, ...):
 a map of name -> float, so a new annotation never changes the file schema.

@@ -1,8 +1,8 @@
 """From WARC records to documents: response selection, charset decoding, main-text extraction, language ID.
 
-Pure Python; ``jobs/extract.py`` runs ``Extractor.documents_from_archive`` once per input file.
-Every record counts in ``docs_in``; one that does not become a document increments exactly one
-``drop.<reason>`` counter (the documents out are counted by whoever writes them).
+Pure Python; ``ExtractStage`` (run by ``jobs/extract.py``) reads every input file through
+``Extractor.documents_from_archive``. Every record counts in ``docs_in``; one that does not become a
+document increments exactly one ``drop.<reason>`` counter (the documents out are counted by the stage).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from contextlib import contextmanager
 
 from pydantic import Field, field_validator, model_validator
 
+from . import io
 from .config import StrictModel
 from .document import DOMAINS, Document, document_id
 from .langid import LanguageIdentifier
+from .stage import Outcome, SourceStage
 from .warc import RawRecord, iter_records
 
 
@@ -152,13 +154,10 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def extract_main_text(html: str, url: str | None, config: ExtractConfig) -> str | None:
-    """trafilatura with the stage's settings: plain text, paragraphs separated by newlines."""
-    import trafilatura
-
-    return trafilatura.extract(
-        html,
-        url=url,
+def trafilatura_settings(config: ExtractConfig) -> dict:
+    """The keyword arguments of ``trafilatura.extract`` for the stage's config (plain text, paragraphs
+    separated by newlines); the extraction benchmark's bare loop uses the same."""
+    return dict(
         favor_precision=config.favor_precision,
         favor_recall=config.favor_recall,
         include_comments=config.include_comments,
@@ -170,15 +169,22 @@ def extract_main_text(html: str, url: str | None, config: ExtractConfig) -> str 
     )
 
 
+def extract_main_text(html: str, url: str | None, config: ExtractConfig) -> str | None:
+    """trafilatura with the stage's settings."""
+    import trafilatura
+
+    return trafilatura.extract(html, url=url, **trafilatura_settings(config))
+
+
 _HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)", re.I | re.S)
 
 
 class Extractor:
     """Turns the records of archives into documents, counting why the others were skipped."""
 
-    def __init__(self, config: ExtractConfig | None = None):
+    def __init__(self, config: ExtractConfig | None = None, counters: Counter | None = None):
         self.config = config or ExtractConfig()
-        self.counters: Counter = Counter()
+        self.counters: Counter = Counter() if counters is None else counters
         self.langid = LanguageIdentifier(max_chars=self.config.langid_max_chars)
 
     def _drop(self, reason: str) -> None:
@@ -258,3 +264,27 @@ class Extractor:
                     batch = []
         if batch:
             yield from self._identify(batch)
+
+
+class ExtractStage(SourceStage):
+    """WARC/ARC files (rows with their ``path``) to documents; a file that cannot be opened is counted
+    (``warc.unreadable_file``), the records of the others as ``Extractor`` counts them."""
+
+    name = "extract"
+
+    def __init__(self, config: ExtractConfig):
+        super().__init__()
+        self.config = config
+
+    def setup(self) -> None:
+        self.extractor = Extractor(self.config, self.counters)
+
+    def read(self, row: dict) -> Iterator[Outcome]:
+        try:
+            stream = io.open_input(row["path"])
+        except OSError:
+            self.counters["warc.unreadable_file"] += 1
+            return
+        with stream:
+            for doc in self.extractor.documents_from_archive(stream, row["path"]):
+                yield Outcome(doc)

@@ -32,6 +32,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .io import atomic_file
+
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
 DTYPE_CODES: dict[int, np.dtype] = {
@@ -126,24 +128,15 @@ class IndexedDatasetWriter:
 
 
 def write_indexed_dataset(prefix: str | Path, documents, dtype: np.dtype | type) -> dict:
-    """Write local ``PREFIX.bin``/``PREFIX.idx`` from an iterable of token arrays, atomically (temp
-    files, then rename); returns documents, tokens and both SHA-256 digests."""
+    """Write local ``PREFIX.bin``/``PREFIX.idx`` from an iterable of token arrays, each file atomically
+    (the index last, so an index never describes a half-written data file); returns documents, tokens and both SHA-256 digests."""
     prefix = Path(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    tmp_bin, tmp_idx = f"{bin_path(prefix)}.tmp-{os.getpid()}", f"{idx_path(prefix)}.tmp-{os.getpid()}"
-    try:
-        with open(tmp_bin, "wb") as fb:
-            writer = IndexedDatasetWriter(fb, dtype)
-            for tokens in documents:
-                writer.add_document(tokens)
-        with open(tmp_idx, "wb") as fi:
-            idx_sha = writer.write_index(fi)
-        os.replace(tmp_bin, bin_path(prefix))
-        os.replace(tmp_idx, idx_path(prefix))
-    finally:
-        for tmp in (tmp_bin, tmp_idx):
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    with atomic_file(bin_path(prefix)) as fb:
+        writer = IndexedDatasetWriter(fb, dtype)
+        for tokens in documents:
+            writer.add_document(tokens)
+    with atomic_file(idx_path(prefix)) as fi:
+        idx_sha = writer.write_index(fi)
     return {"documents": writer.documents, "tokens": writer.tokens, "bin_sha256": writer.bin_sha256.hexdigest(), "idx_sha256": idx_sha}
 
 

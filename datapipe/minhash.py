@@ -37,8 +37,11 @@ import regex
 from pydantic import Field, model_validator
 
 from .config import StrictModel
+from .document import Document
+from .stage import Decision, DocumentStage, Reject
 from .text import cjk_ratio, words
 
+DUPLICATE_REASON = "minhash:duplicate"
 QUALITY_KEY = "quality.score"
 MISSING_QUALITY = 1.0
 """Rank of a document without a quality score (non-web domains): above any scored web text."""
@@ -166,17 +169,9 @@ def shingle_hash32(shingle: Sequence[str]) -> int:
     return _fmix64_int(h) >> 32
 
 
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    s1, m1, s2, m2, s3 = (np.uint64(x) for x in _FMIX64)
-    h = h ^ (h >> s1)
-    h *= m1
-    h ^= h >> s2
-    h *= m2
-    return h ^ (h >> s3)
-
-
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    s1, m1, s2, m2, s3 = (np.uint32(x) for x in _FMIX32)
+def _fmix(h: np.ndarray, constants: tuple[int, ...]) -> np.ndarray:
+    """MurmurHash3's finaliser over an unsigned array (``_FMIX64`` for uint64, ``_FMIX32`` for uint32)."""
+    s1, m1, s2, m2, s3 = (h.dtype.type(x) for x in constants)
     h = h ^ (h >> s1)
     h *= m1
     h ^= h >> s2
@@ -275,7 +270,7 @@ class MinHasher:
         for k in range(1, width):
             h *= poly
             h += th[k : k + m]
-        return (_fmix64(h) >> np.uint64(32)).astype(np.uint32)
+        return (_fmix(h, _FMIX64) >> np.uint64(32)).astype(np.uint32)
 
     def signatures(self, texts: Sequence[str], langs: Sequence[str | None], block_rows: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signatures of a batch: ``(sigs, has_signature, short)``; ``sigs`` is (documents, num_perm)
@@ -291,7 +286,7 @@ class MinHasher:
             short[i] = len(toks) < n
         sigs = np.full((len(per_doc), self.config.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
         if has_sig.any():
-            hv = _fmix32(np.concatenate(per_doc))
+            hv = _fmix(np.concatenate(per_doc), _FMIX32)
             offsets = np.concatenate([[0], np.cumsum(sizes[has_sig])])
             sigs[has_sig] = self._segment_minima(hv, offsets, block_rows)
         return sigs, has_sig, short
@@ -322,7 +317,7 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
         for col in sigs[:, i * rows : (i + 1) * rows].T:
             h *= poly
             h += col.astype(np.uint64)
-        keys[:, i] = _fmix64(h)
+        keys[:, i] = _fmix(h, _FMIX64)
     return keys.view(np.int64)
 
 
@@ -331,3 +326,22 @@ def jaccard(a: set, b: set) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
+
+
+class ClusterStage(DocumentStage):
+    """Applies the clusters the job found: every member of a cluster, kept or not, carries
+    ``minhash.cluster`` and ``minhash.cluster_size``; the survivor is kept, every other member is
+    rejected as a duplicate naming the survivor (``survivor_id`` None: no near-duplicate)."""
+
+    name = "dedup_minhash"
+    columns = ("survivor_id", "cluster_size")
+
+    def process(self, doc: Document, survivor_id: str | None = None, cluster_size: int | None = None) -> Decision:
+        if survivor_id is None:
+            return doc
+        doc.annotations[CLUSTER_KEY] = cluster_key(survivor_id)
+        doc.annotations[CLUSTER_SIZE_KEY] = float(cluster_size)
+        if survivor_id != doc.id:
+            return Reject(DUPLICATE_REASON, survivor_id)
+        self.counters["clusters"] += 1
+        return doc

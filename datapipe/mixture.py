@@ -18,7 +18,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .config import StrictModel
-from .document import DOMAINS
+from .document import DOMAINS, Document
+from .stage import Decision, DocumentStage, Reject, doc_bytes, with_annotations
 
 # Tele-FLM technical report (arXiv:2404.16645), Table 1: sampling proportion per domain, in percent.
 TELEFLM_TABLE1 = {
@@ -129,3 +130,22 @@ def copies(epochs: float, seed: int, doc_id: str) -> int:
     """How many times a document appears in the mixture: floor(epochs) plus a seeded Bernoulli draw."""
     whole = math.floor(epochs)
     return whole + (1 if _uniform(seed, doc_id) < epochs - whole else 0)
+
+
+class MixStage(DocumentStage):
+    """Writes each document ``copies`` times (annotation ``mix.copy`` numbers them), or rejects it
+    (``mix:downsampled``), by its domain's planned epochs."""
+
+    name = "mix"
+
+    def __init__(self, epochs: dict[str, float], seed: int):
+        super().__init__()
+        self.epochs, self.seed = epochs, seed
+
+    def process(self, doc: Document) -> Decision:
+        n = copies(self.epochs.get(doc.domain, 0.0), self.seed, doc.id)
+        if n == 0:
+            return Reject("mix:downsampled")
+        self.counters[f"mix.{doc.domain}.docs_out"] += n
+        self.counters[f"mix.{doc.domain}.bytes_out"] += n * doc_bytes(doc)
+        return [with_annotations(doc, **{"mix.copy": float(i)}) for i in range(n)]

@@ -4,7 +4,8 @@ A paragraph is a line of the extracted text (trafilatura puts each block on its 
 Normalisation follows CCNet (Wenzek et al. 2020): Unicode NFKC, lower case, accents stripped,
 digits mapped to 0, punctuation and symbols removed, whitespace collapsed; so "Posted 3 May 2021 |"
 and "posted 14 may 2021" are one paragraph. The Spark job (``jobs/dedup_paragraphs.py``) finds, for
-each paragraph hash, its first occurrence in a deterministic order and removes the others.
+each paragraph hash, its first occurrence in a deterministic order; ``ParagraphDedupStage`` removes the
+others from each document.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Literal
 from pydantic import Field
 
 from .config import StrictModel
+from .document import Document
+from .stage import Decision, DocumentStage, Reject
 
 _DIGITS = re.compile(r"\d")
 _WS = re.compile(r"\s+")
@@ -66,3 +69,28 @@ def remove_paragraphs(text: str, drop: set[int]) -> str:
     if not drop:
         return text
     return "\n".join(p for i, p in enumerate(split_paragraphs(text)) if i not in drop).strip()
+
+
+class ParagraphDedupStage(DocumentStage):
+    """Removes the paragraphs the job found to be later copies (``drop_idx``: their indices, None when
+    the document has none); a document left shorter than ``min_doc_chars`` is rejected."""
+
+    name = "dedup_paragraphs"
+    columns = ("drop_idx",)
+
+    def __init__(self, config: ParagraphDedupConfig):
+        super().__init__()
+        self.config = config
+
+    def process(self, doc: Document, drop_idx: list[int] | None = None) -> Decision:
+        self.counters["paragraphs_in"] += len(split_paragraphs(doc.text))
+        if not drop_idx:
+            return doc
+        self.counters["docs_with_removals"] += 1
+        self.counters["paragraphs_removed"] += len(drop_idx)
+        doc.annotations["para_dedup.removed"] = float(len(drop_idx))
+        text = remove_paragraphs(doc.text, set(drop_idx))
+        if len(text) < self.config.min_doc_chars:
+            return Reject("too_short_after_dedup")
+        doc.text = text
+        return doc

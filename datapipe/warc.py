@@ -232,16 +232,14 @@ def open_archive(path: str) -> io.BufferedReader:
 def write_html_warc(path: str, pages: list[tuple[str, bytes]], date: str = "2024-01-01T00:00:00Z") -> None:
     """Write ``(url, html_bytes)`` pages as HTTP 200 responses, gzipped per record (the Common Crawl
     layout), atomically. Used to pack evaluation pages for tests and benchmarks."""
-    import os
-
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as out:
+    from .io import atomic_file
+
+    with atomic_file(path) as out:
         writer = WARCWriter(out, gzip=True)
         for url, html in pages:
             http = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(html)))], protocol="HTTP/1.1")
             rec = writer.create_warc_record(url, "response", payload=io.BytesIO(html), http_headers=http, warc_headers_dict={"WARC-Date": date})
             writer.write_record(rec)
-    os.replace(tmp, path)

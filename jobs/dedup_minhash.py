@@ -1,4 +1,4 @@
-"""Stage 5: MinHash LSH near-duplicate removal across the whole corpus (web text and other domains).
+"""MinHash LSH near-duplicate removal across the whole corpus (web text and other domains).
 
     spark-submit jobs/dedup_minhash.py --input out/quality out/domains --output out/dedup_minhash \\
         [--config configs/dedup_minhash.yaml]
@@ -12,8 +12,9 @@ Plan (all shuffles; signatures and the graph stay on the executors):
    least ``verify_min_matches`` positions, which cuts the false positives of banding;
 4. connected components with the large-star / small-star iteration of Kiveris et al. 2014
    ("Connected Components in MapReduce and Beyond"), until a round changes no edge;
-5. documents are joined with their cluster: the cluster's smallest node survives, the others go to
-   ``_rejects`` as ``minhash:duplicate`` with the survivor's id as ``reject_detail``.
+5. documents are joined with their cluster (``datapipe.minhash.ClusterStage``): the cluster's smallest
+   node survives, the others go to ``_rejects`` as ``minhash:duplicate`` with the survivor's id as
+   ``reject_detail``.
 
 A node is ``(rank, id)`` with ``rank`` the negated quality score (``annotations["quality.score"]``;
 a document without one ranks as 1.0, above scored web text): node order is survivor preference,
@@ -34,10 +35,9 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -46,36 +46,20 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from datapipe.config import load_config
+from datapipe import io
 from datapipe.minhash import (
-    CLUSTER_KEY,
-    CLUSTER_SIZE_KEY,
     QUALITY_KEY,
+    ClusterStage,
     MinHashConfig,
     MinHasher,
     band_keys,
-    cluster_key,
     detection_curve,
     optimal_bands,
     survivor_rank,
     verify_min_matches,
 )
-from jobs.common import (
-    STAGED_SCHEMA,
-    HadoopFS,
-    StagedWriter,
-    StageError,
-    commit_stage,
-    iter_documents,
-    main_wrapper,
-    read_documents,
-    spark_schema,
-    spark_session,
-    stage_parser,
-)
+from jobs.runner import Job, Plan, StageError, StageJob, documents, spark_schema
 
-STAGE = "dedup_minhash"
-REASON = "minhash:duplicate"
 SIGNATURE_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string()),
@@ -225,53 +209,35 @@ def membership(stars: DataFrame) -> DataFrame:
     return members.join(sizes, "b").select(F.col("node.id").alias("id"), F.col("b.id").alias("survivor_id"), "cluster_size")
 
 
-def apply_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    out = StagedWriter(STAGE)
-    for batch in batches:
-        survivor_ids = batch.column("survivor_id").to_pylist()
-        sizes = batch.column("cluster_size").to_pylist()
-        docs = iter_documents(iter([batch.drop_columns(["survivor_id", "cluster_size"])]))
-        for doc, survivor_id, size in zip(docs, survivor_ids, sizes):
-            out.take(doc)
-            if survivor_id is None:
-                yield from out.keep(doc)
-                continue
-            doc.annotations[CLUSTER_KEY] = cluster_key(survivor_id)
-            doc.annotations[CLUSTER_SIZE_KEY] = float(size)
-            if survivor_id == doc.id:
-                out.counters["clusters"] += 1
-                yield from out.keep(doc)
-            else:
-                yield from out.reject(doc, REASON, detail=survivor_id)
-    yield from out.finish()
-
-
 # --- the stage -----------------------------------------------------------------------------------
 
 
-def run(argv: list[str] | None = None) -> dict:
-    args = stage_parser("dedup_minhash", __doc__.split("\n\n")[0]).parse_args(argv)
-    config = load_config(MinHashConfig, args.config)
-    started = time.time()
-    bands, rows = optimal_bands(config.threshold, config.num_perm, config.false_positive_weight, config.false_negative_weight)
-    min_matches = verify_min_matches(config.threshold, config.num_perm, config.verify_miss_rate)
-    curve = detection_curve(bands, rows)
+def log_banding(config: MinHashConfig, bands: int, rows: int, min_matches: int, curve: dict) -> None:
     log.info("threshold %.2f, %d permutations: %d bands x %d rows", config.threshold, config.num_perm, bands, rows)
     log.info("P(candidate | J): %s", ", ".join(f"{j}: {p:.3f}" for j, p in curve.items()))
     if config.verify:
-        log.info("verification: >= %d of %d signature positions equal (estimated J >= %.3f)", min_matches, config.num_perm, min_matches / config.num_perm)
+        log.info("verification: >= %d of %d signature positions equal (estimated J >= %.3f)", min_matches, config.num_perm,
+                 min_matches / config.num_perm)
 
-    spark = spark_session(f"teleflm-{STAGE}", args.master)
-    inputs, docs = read_documents(spark, args)
-    fs = HadoopFS(spark)
-    scratch = f"{fs.qualify(args.output.rstrip('/'))}._tmp-minhash-{uuid.uuid4().hex[:12]}"
-    spark.sparkContext.setCheckpointDir(f"{scratch}/checkpoints")
+
+@contextmanager
+def plan(job: Job) -> Iterator[Plan]:
+    """Signatures, candidates, verification and components under a scratch directory beside the
+    output (removed at the end); yields the documents joined with their cluster."""
+    config: MinHashConfig = job.config
+    bands, rows = optimal_bands(config.threshold, config.num_perm, config.false_positive_weight, config.false_negative_weight)
+    min_matches = verify_min_matches(config.threshold, config.num_perm, config.verify_miss_rate)
+    curve = detection_curve(bands, rows)
+    log_banding(config, bands, rows, min_matches, curve)
+    spark, docs = job.spark, job.docs
+    scratch = f"{io.temporary_sibling(job.output)}-minhash"
+    spark.sparkContext.setCheckpointDir(io.join(scratch, "checkpoints"))
     cached: list[DataFrame] = []
     try:
         docs.select("id", "lang", "text", "annotations").mapInArrow(
             signature_partition(config, bands, rows), spark_schema(SIGNATURE_SCHEMA)
-        ).write.parquet(f"{scratch}/signatures")
-        written = spark.read.parquet(f"{scratch}/signatures")
+        ).write.parquet(io.join(scratch, "signatures"))
+        written = spark.read.parquet(io.join(scratch, "signatures"))
         shingling: Counter = Counter()
         for row in written.where(F.col("stats_json").isNotNull()).select("stats_json").collect():
             shingling.update(json.loads(row.stats_json))
@@ -308,16 +274,12 @@ def run(argv: list[str] | None = None) -> dict:
             "duplicates_removed": sum((size - 1) * n for size, n in histogram.items()),
             "cluster_size_histogram": {str(size): histogram[size] for size in sorted(histogram)},
         }
-        staged = docs.join(members, "id", "left").mapInArrow(apply_partition, spark_schema(STAGED_SCHEMA))
-        stats = commit_stage(
-            spark, staged, stage=STAGE, output=args.output, inputs=inputs, config=config.model_dump(), started=started, extra={"minhash": report}
-        )
+        yield Plan(ClusterStage(), docs.join(members, "id", "left"), extra={"minhash": report})
     finally:
         for df in cached:
             df.unpersist()
-        fs.delete(scratch)
+        io.delete(scratch)
     print(render_report(report))
-    return stats
 
 
 def render_report(report: dict) -> str:
@@ -336,7 +298,8 @@ def render_report(report: dict) -> str:
     )
 
 
-main = main_wrapper(run)
+job = StageJob("dedup_minhash", __doc__, MinHashConfig, documents(plan))
+run, main = job.run, job.main
 
 if __name__ == "__main__":
     raise SystemExit(main())

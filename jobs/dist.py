@@ -12,6 +12,8 @@ import os
 import zipfile
 from pathlib import Path
 
+from datapipe.io import atomic_file
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("datapipe", "jobs", "tokenizer", "train")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -20,16 +22,13 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 def build_zip(output: str | os.PathLike) -> Path:
     """Write the zip atomically, with fixed timestamps so the same sources give the same bytes."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_file(output) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
         for package in PACKAGES:
             for path in sorted((ROOT / package).rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".yaml", ".json", ".txt"):
                     info = zipfile.ZipInfo(str(path.relative_to(ROOT)), _EPOCH)
                     info.compress_type = zipfile.ZIP_DEFLATED
                     zf.writestr(info, path.read_bytes())
-    os.replace(tmp, output)
     return output
 
 

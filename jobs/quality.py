@@ -1,4 +1,4 @@
-"""Stage 4: quality filter: a fastText reference-vs-web score per document, kept by threshold or Pareto rule.
+"""Quality filter: a fastText reference-vs-web score per document, kept by threshold or Pareto rule.
 
     spark-submit jobs/quality.py --input out/dedup_paragraphs --output out/quality \\
         --model models/quality [--config configs/quality.yaml]
@@ -7,7 +7,7 @@ Every document whose language has a model gets ``annotations["quality.score"]`` 
 reference class). Documents of the filtered domains (``score.domains``, WebText by default) are kept
 when the score reaches the language's threshold, or by GPT-3's Pareto rule (``score.mode: pareto``);
 the others go to ``OUT/_rejects`` as ``quality:below_threshold`` / ``quality:pareto``. Documents in
-a language without a model are kept unscored.
+a language without a model are kept unscored (``datapipe.quality.scoring.QualityStage``).
 
 The model directory (from ``jobs/quality_model.py``; any Hadoop URI) travels with the job: each
 executor gets a local copy through ``SparkFiles`` and every Python worker loads it once.
@@ -18,48 +18,26 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlparse
+from functools import partial
 
-import pyarrow as pa
-
-from datapipe.config import load_config
-from datapipe.quality import MANIFEST_FILE, PREPROCESS_VERSION, QualityConfig, QualityFilter, ScoreConfig, load_models
-from jobs.common import (
-    STAGED_SCHEMA,
-    HadoopFS,
-    StagedWriter,
-    StageError,
-    commit_stage,
-    iter_documents,
-    main_wrapper,
-    read_documents,
-    spark_schema,
-    spark_session,
-    stage_parser,
-)
-
-STAGE = "quality"
+from datapipe import io
+from datapipe.quality.config import MANIFEST_FILE, QualityConfig
+from datapipe.quality.features import PREPROCESS_VERSION
+from datapipe.quality.scoring import QualityStage
+from jobs.runner import Job, Plan, StageError, StageJob, documents
 
 
-def score_partition(config: ScoreConfig, model_name: str):
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from pyspark import SparkFiles
+def arguments(parser) -> None:
+    parser.add_argument("--model", "-m", default=None, help="model directory from jobs/quality_model.py (default: score.model_dir)")
 
-        qf = QualityFilter(config, load_models(SparkFiles.get(model_name)))
-        out = StagedWriter(STAGE)
-        for batch in batches:
-            docs = [out.take(doc) for doc in iter_documents(iter([batch]))]
-            for doc, reason in zip(docs, qf.decide(docs)):
-                if reason is None:
-                    yield from out.keep(doc)
-                else:
-                    yield from out.reject(doc, reason)
-        yield from out.finish(qf.counters)
 
-    return run
+def shipped_copy(name: str) -> str:
+    """The executor's local copy of a file or directory the driver added to the job."""
+    from pyspark import SparkFiles
+
+    return SparkFiles.get(name)
 
 
 def _is_local_master(master: str) -> bool:
@@ -76,53 +54,47 @@ def shipped_model(spark, model_uri: str) -> Iterator[str]:
     """
     sc = spark.sparkContext
     name = model_uri.rstrip("/").rsplit("/", 1)[-1]
-    if not model_uri.startswith("file:") or _is_local_master(sc.master):
+    if not io.is_local(model_uri) or _is_local_master(sc.master):
         sc.addFile(model_uri, recursive=True)
         yield name
         return
     staging = tempfile.mkdtemp(prefix="quality-model-")
     try:
-        archive = shutil.make_archive(f"{staging}/{name}", "zip", root_dir=urlparse(model_uri).path)
+        archive = shutil.make_archive(f"{staging}/{name}", "zip", root_dir=io.local_path(model_uri))
         sc.addArchive(f"{archive}#{name}")
         yield name
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def read_manifest(fs: HadoopFS, model_uri: str) -> dict:
+def read_manifest(model_uri: str) -> dict:
     """The model directory's manifest, checked on the driver before any task starts."""
-    path = f"{model_uri}/{MANIFEST_FILE}"
-    if not fs.exists(path):
+    path = io.join(model_uri, MANIFEST_FILE)
+    if not io.exists(path):
         raise StageError(f"not a quality model directory (no {MANIFEST_FILE}): {model_uri}")
-    manifest = json.loads(fs.read_text(path))
+    manifest = json.loads(io.read_text(path))
     version = manifest["preprocess"]["version"]
     if version != PREPROCESS_VERSION:
         raise StageError(f"{model_uri}: trained with preprocessing v{version}, this code has v{PREPROCESS_VERSION}; retrain it")
     return manifest
 
 
-def run(argv: list[str] | None = None) -> dict:
-    parser = stage_parser("quality", __doc__.split("\n\n")[0])
-    parser.add_argument("--model", "-m", default=None, help="model directory from jobs/quality_model.py (default: score.model_dir)")
-    args = parser.parse_args(argv)
-    config = load_config(QualityConfig, args.config)
-    model_dir = args.model or config.score.model_dir
+@contextmanager
+def plan(job: Job) -> Iterator[Plan]:
+    config: QualityConfig = job.config
+    model_dir = job.args.model or config.score.model_dir
     if not model_dir:
         raise StageError("no model: pass --model MODEL_DIR or set score.model_dir in the config")
-    started = time.time()
-    spark = spark_session(f"teleflm-{STAGE}", args.master)
-    fs = HadoopFS(spark)
-    model_uri = fs.qualify(model_dir.rstrip("/"))
-    manifest = read_manifest(fs, model_uri)
-    inputs, docs = read_documents(spark, args)
-    with shipped_model(spark, model_uri) as name:
-        staged = docs.mapInArrow(score_partition(config.score, name), spark_schema(STAGED_SCHEMA))
+    model_uri = io.qualify(model_dir)
+    manifest = read_manifest(model_uri)
+    with shipped_model(job.spark, model_uri) as name:
         model = {"uri": model_uri, "languages": manifest["languages"], "preprocess": manifest["preprocess"]}
-        config_dump = {"score": config.score.model_dump()}
-        return commit_stage(spark, staged, stage=STAGE, output=args.output, inputs=inputs, config=config_dump, started=started, extra={"model": model})
+        yield Plan(QualityStage(config.score, partial(shipped_copy, name)), job.docs,
+                   extra={"config": {"score": config.score.model_dump()}, "model": model})
 
 
-main = main_wrapper(run)
+job = StageJob("quality", __doc__, QualityConfig, documents(plan), arguments=arguments)
+run, main = job.run, job.main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -3,11 +3,11 @@
     python -m jobs.quality_model --positives data/wiki.jsonl out/books --negatives out/extracted \\
         --output models/quality [--config configs/quality.yaml]
 
-Inputs (any mix, local paths or URIs pyarrow reads): stage output directories (Parquet documents with
-``text`` and ``lang``), ``.jsonl`` (text in ``train.text_field``), ``.txt`` (blank-line separated
-documents) and ``.tex`` (the same, LaTeX stripped), each optionally gzipped. Documents without a
-language get one from lid.176. Writes ``OUTPUT/quality.<lang>.bin|.ftz``, ``model.json``,
-``report.json`` and ``report.md`` atomically (``OUTPUT._tmp-*`` renamed into place).
+Inputs (any mix, local paths or URIs): stage output directories (Parquet documents with ``text`` and
+``lang``), ``.jsonl`` (text in ``train.text_field``), ``.txt`` (blank-line separated documents) and
+``.tex`` (the same, LaTeX stripped), each optionally gzipped. Documents without a language get one from
+lid.176. Writes ``OUTPUT/quality.<lang>.bin|.ftz``, ``model.json``, ``report.json`` and ``report.md``
+atomically (``OUTPUT._tmp-*`` published into place).
 
 Plain Python, no Spark: the training sample is bounded by ``train.max_examples_per_class`` and fastText
 trains on one machine; reading stays streaming, so an input may be a whole stage output.
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 
+from datapipe.cli import main_of
 from datapipe.config import load_config
-from datapipe.quality import REPORT_MD, QualityConfig, QualityDataError, render_report, train_quality_models
-from jobs.common import StageError, main_wrapper
+from datapipe.quality.config import REPORT_MD, QualityConfig, QualityDataError
+from datapipe.quality.training import render_report, train_quality_models
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,16 +34,13 @@ def parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
-    config = load_config(QualityConfig, args.config)
-    try:
-        report = train_quality_models(args.positives, args.negatives, args.output, config)
-    except QualityDataError as exc:
-        raise StageError(str(exc)) from None
+    report = train_quality_models(args.positives, args.negatives, args.output, load_config(QualityConfig, args.config))
     print(render_report(report))
     return report
 
 
-main = main_wrapper(run)
+main = main_of(run, QualityDataError)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import hashlib
 import io
 import json
@@ -28,7 +27,9 @@ from pathlib import Path
 
 from pydantic import Field
 
+from datapipe.cli import main_of
 from datapipe.config import ConfigError, StrictModel, load_config
+from datapipe.io import exists, list_files, read_text, write_bytes, write_text
 from datapipe.stats import funnel_rows, render_funnel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,37 +135,6 @@ def plan(cfg: PipelineConfig) -> list[Step]:
     ]
 
 
-# --- where outputs live: local paths or any URI pyarrow's file systems open -----------------------
-
-
-def _fs(uri: str):
-    from pyarrow import fs as pafs
-
-    if "://" not in uri or uri.startswith("file://"):
-        return pafs.LocalFileSystem(), os.path.abspath(uri.removeprefix("file://"))
-    return pafs.FileSystem.from_uri(uri.replace("s3a://", "s3://", 1))
-
-
-def _exists(uri: str) -> bool:
-    from pyarrow import fs as pafs
-
-    fs, path = _fs(uri)
-    return fs.get_file_info(path).type != pafs.FileType.NotFound
-
-
-def _read(uri: str) -> str:
-    fs, path = _fs(uri)
-    with fs.open_input_stream(path) as f:
-        return f.read().decode("utf-8")
-
-
-def _write(uri: str, text: str) -> None:
-    fs, path = _fs(uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as f:
-        f.write(text.encode("utf-8"))
-
-
 def _domains_root(domains_config: str) -> str:
     from datapipe.domains.config import load_domains_config
 
@@ -180,21 +150,13 @@ def _benchmarks_root(decontam_config: str, override: str | None) -> str:
 
 
 def list_inputs(patterns: list[str]) -> list[tuple[str, int, int]]:
-    """(path, size, mtime in ns) of every file under the given paths, globs or directories."""
-    from pyarrow import fs as pafs
-
+    """(URI, size, mtime in ns) of every file under the given paths, globs or directories (none when missing)."""
     found = []
     for pattern in patterns:
-        if "://" in pattern and not pattern.startswith("file://"):
-            fs, path = _fs(pattern)
-            infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-            found += [(i.path, i.size or 0, i.mtime_ns or 0) for i in infos if i.type == pafs.FileType.File]
-            continue
-        for match in glob.glob(pattern.removeprefix("file://"), recursive=True):
-            paths = [match] if os.path.isfile(match) else [os.path.join(d, f) for d, _, fs_ in os.walk(match) for f in fs_]
-            for p in paths:
-                st = os.stat(p)
-                found.append((os.path.abspath(p), st.st_size, st.st_mtime_ns))
+        try:
+            found += [(e.uri, e.size, e.mtime_ns) for e in list_files([pattern], hidden=())]
+        except FileNotFoundError:
+            pass
     return sorted(found)
 
 
@@ -247,7 +209,7 @@ def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = F
         prints[step.name] = fp
         record = f"{chain_dir}/{step.name}.json"
         forced = rerun_from is not None and i >= rerun_from
-        done = _exists(f"{step.output}/{step.marker}") and _exists(record) and json.loads(_read(record)).get("fingerprint") == fp
+        done = exists(f"{step.output}/{step.marker}") and exists(record) and json.loads(read_text(record)).get("fingerprint") == fp
         if done and not forced:
             print(f"[{i + 1}/{len(steps)}] {step.name}: complete, skipped ({step.output})", flush=True)
             continue
@@ -257,8 +219,8 @@ def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = F
         proc = subprocess.run(cmd, env=env)
         if proc.returncode != 0:
             raise SystemExit(f"stage {step.name} failed with exit code {proc.returncode}; later stages not run")
-        _write(record, json.dumps({"fingerprint": fp, "seconds": round(time.time() - started, 1)}) + "\n")
-    return [json.loads(_read(f"{s.output}/_stats.json")) for s in steps if s.documents]
+        write_text(record, json.dumps({"fingerprint": fp, "seconds": round(time.time() - started, 1)}) + "\n")
+    return [json.loads(read_text(f"{s.output}/_stats.json")) for s in steps if s.documents]
 
 
 def write_report(cfg: PipelineConfig, stats: list[dict]) -> str:
@@ -266,17 +228,15 @@ def write_report(cfg: PipelineConfig, stats: list[dict]) -> str:
     rows = funnel_rows(stats)
     md = render_funnel(rows)
     report = f"{cfg.out.rstrip('/')}/report"
-    _write(f"{report}/funnel.md", md + "\n")
+    write_text(f"{report}/funnel.md", md + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["stage", "docs_in", "docs_out", "kept_pct", "bytes_in", "bytes_out", "seconds", "drops"])
     for r in rows:
         w.writerow([r["stage"], r["docs_in"], r["docs_out"], r["kept_pct"], r["bytes_in"], r["bytes_out"], r["seconds"],
                     json.dumps(r["drops"])])
-    _write(f"{report}/funnel.csv", buf.getvalue())
-    fs, path = _fs(f"{report}/funnel.png")
-    with fs.open_output_stream(path) as f:
-        f.write(funnel_png(rows))
+    write_text(f"{report}/funnel.csv", buf.getvalue())
+    write_bytes(f"{report}/funnel.png", funnel_png(rows))
     return md
 
 
@@ -309,7 +269,7 @@ def funnel_png(rows: list[dict]) -> bytes:
     return buf.getvalue()
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="run_chain", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="configs/pipeline.yaml", help="pipeline config (YAML)")
     p.add_argument("--master", default=None, help="Spark master for every stage (overrides the config)")
@@ -318,19 +278,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--until", default=None, help="stop after this stage")
     p.add_argument("--plan", action="store_true", help="print the stages and their commands, run nothing")
     args = p.parse_args(argv)
-    try:
-        cfg = load_config(PipelineConfig, args.config)
-        if args.plan:
-            for i, s in enumerate(select(plan(cfg), args.until)):
-                print(f"[{i + 1}] {s.name}: {s.script} {shlex.join(s.args)}")
-            return 0
-        stats = run_chain(cfg, master=args.master, force=args.force, start=args.start, until=args.until)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cfg = load_config(PipelineConfig, args.config)
+    if args.plan:
+        for i, s in enumerate(select(plan(cfg), args.until)):
+            print(f"[{i + 1}] {s.name}: {s.script} {shlex.join(s.args)}")
+        return
+    stats = run_chain(cfg, master=args.master, force=args.force, start=args.start, until=args.until)
     print("\nPipeline funnel (" + cfg.out.rstrip("/") + "/report/funnel.{md,csv,png}):")
     print(write_report(cfg, stats))
-    return 0
+
+
+main = main_of(run)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ Python worker; ``encode_batch`` on ~2M characters a call); the token rows are sh
 sorted by the hash, and the writing tasks (one per full-size shard) stream them into
 ``OUT._tmp-*/{split}/{domain}-{index}.{bin,idx}`` (a retried task rewrites its own files). The driver
 collects one row per shard, writes ``manifest.json`` (tokenizer checksum, vocabulary, dtype, shards
-with documents, tokens, text bytes and SHA-256, per-domain weights), ``manifest.md``, ``_stats.json``,
-``_funnel.md`` and ``_SUCCESS``, and renames the directory into place.
+with documents, tokens, text bytes and SHA-256, per-domain weights), ``manifest.md``, and, as every
+stage does (``jobs.runner.finish_output``), ``_stats.json``, ``_funnel.md`` and ``_SUCCESS``, and
+publishes the directory into place.
 """
 
 from __future__ import annotations
@@ -33,12 +34,8 @@ import os
 import re
 import shutil
 import tempfile
-import threading
-import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlparse
@@ -48,7 +45,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from datapipe.config import StrictModel, load_config
+from datapipe import io
+from datapipe.config import StrictModel
 from datapipe.heldout import is_heldout
 from datapipe.indexed import (
     MANIFEST_FILE,
@@ -56,24 +54,12 @@ from datapipe.indexed import (
     IndexedDatasetWriter,
     token_dtype,
 )
-from datapipe.stats import funnel_rows, render_funnel
-from jobs.common import (
-    FUNNEL_FILE,
-    STATS_FILE,
-    HadoopFS,
-    StageError,
-    collect_upstream_stats,
-    main_wrapper,
-    read_documents,
-    spark_schema,
-    spark_session,
-    stage_parser,
-)
+from jobs.runner import Job, StageError, StageJob, finish_output, progress, spark_schema, stage_stats
 from tokenizer.vocab import TOKENIZER_FILE, load_tokenizer
 
 log = logging.getLogger("jobs.shards")
 
-STAGE = "tokenize"
+STAGE = "shards"
 MANIFEST_MD = "manifest.md"
 MIXTURE_MANIFEST = "_manifest.json"
 TOKENIZER_REPORT = "training_report.json"
@@ -261,28 +247,13 @@ def tokenize_partition(tokenizer_name: str, dtype: np.dtype, layout: dict[tuple[
     return run
 
 
-def open_output(uri: str):
-    """A new (or truncated) binary file at ``uri``, on an executor: local paths directly, other URIs
-    through pyarrow's file systems; parent directories are created."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        path = parsed.path if parsed.scheme else uri
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return open(path, "wb", buffering=1 << 20)
-    from pyarrow import fs as pafs
-
-    filesystem, path = pafs.FileSystem.from_uri(uri.replace("s3a://", "s3://", 1))
-    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    return filesystem.open_output_stream(path)
-
-
 def write_partition(root: str, shards: list[Shard], dtype: np.dtype):
     """The second ``mapInArrow`` function: TOKENIZED_SCHEMA rows sorted by (shard, order, id, copy) in,
     one SHARD_SCHEMA row per shard written to ``root`` out."""
 
     def finish(index: int, writer: IndexedDatasetWriter, bin_file, text_bytes: int) -> pa.RecordBatch:
         bin_file.close()
-        with open_output(f"{root}/{shards[index].name}.idx") as idx_file:
+        with io.open_output(f"{root}/{shards[index].name}.idx") as idx_file:
             idx_sha = writer.write_index(idx_file)
         row = {
             "shard": index,
@@ -304,7 +275,7 @@ def write_partition(root: str, shards: list[Shard], dtype: np.dtype):
                     if writer is not None:
                         yield finish(current, writer, bin_file, text_bytes)
                     current, text_bytes = index, 0
-                    bin_file = open_output(f"{root}/{shards[index].name}.bin")
+                    bin_file = io.open_output(f"{root}/{shards[index].name}.bin")
                     writer = IndexedDatasetWriter(bin_file, dtype)
                 writer.add_raw(tokens)
                 text_bytes += nbytes
@@ -337,19 +308,19 @@ def _staging_dir() -> str:
     return _STAGING[0]
 
 
-def ship_tokenizer(spark, fs: HadoopFS, path: str) -> TokenizerInfo:
+def ship_tokenizer(spark, path: str) -> TokenizerInfo:
     """Check the tokenizer (a ``tokenizer.json`` or a directory holding one; any Hadoop URI) on the
     driver and make it available to every executor.
 
     The copy that travels is named by its contents (Spark refuses two different files of one name in a
     session) and lives as long as the driver: executors fetch an added file at their next task, even
     one of a later job after this stage failed, so it must not disappear when the stage ends."""
-    uri = fs.qualify(path.rstrip("/"))
-    if fs.exists(uri) and fs.is_dir(uri):
-        uri = f"{uri}/{TOKENIZER_FILE}"
-    if not fs.exists(uri):
+    uri = io.qualify(path)
+    if io.is_dir(uri):
+        uri = io.join(uri, TOKENIZER_FILE)
+    if not io.exists(uri):
         raise StageError(f"tokenizer not found: {path} (expected a {TOKENIZER_FILE} or a directory holding one)")
-    data = fs.read_text(uri).encode("utf-8")
+    data = io.read_bytes(uri)
     sha = hashlib.sha256(data).hexdigest()
     local = os.path.join(_staging_dir(), f"tokenizer-{sha[:16]}.json")
     if not os.path.exists(local):
@@ -366,12 +337,12 @@ def ship_tokenizer(spark, fs: HadoopFS, path: str) -> TokenizerInfo:
     return TokenizerInfo(uri, os.path.basename(local), sha, tok.get_vocab_size(with_added_tokens=True), eot)
 
 
-def check_heldout(fs: HadoopFS, tokenizer_uri: str, heldout: HeldoutConfig) -> None:
+def check_heldout(tokenizer_uri: str, heldout: HeldoutConfig) -> None:
     """Refuse a held-out split with documents the tokenizer was trained on (when its training report says)."""
     report_uri = f"{tokenizer_uri.rsplit('/', 1)[0]}/{TOKENIZER_REPORT}"
-    if not fs.exists(report_uri):
+    if not io.exists(report_uri):
         return
-    trained = json.loads(fs.read_text(report_uri)).get("heldout", {})
+    trained = json.loads(io.read_text(report_uri)).get("heldout", {})
     if "fraction" not in trained:
         return
     if heldout.fraction > 0 and (heldout.seed != trained["seed"] or heldout.fraction > trained["fraction"]):
@@ -382,32 +353,11 @@ def check_heldout(fs: HadoopFS, tokenizer_uri: str, heldout: HeldoutConfig) -> N
         )
 
 
-@contextmanager
-def progress(spark, label: str, every: float = 30.0) -> Iterator[None]:
-    """Log the tasks done of the running Spark stages every ``every`` seconds (the console progress bar
-    shows only on a terminal)."""
-    tracker, stop = spark.sparkContext.statusTracker(), threading.Event()
-
-    def report() -> None:
-        while not stop.wait(every):
-            for sid in tracker.getActiveStageIds():
-                info = tracker.getStageInfo(sid)
-                if info:
-                    log.info("%s: Spark stage %d: %d of %d tasks done", label, sid, info.numCompletedTasks, info.numTasks)
-
-    thread = threading.Thread(target=report, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-
-
-def mixture_target_shares(fs: HadoopFS, inputs: list[str]) -> dict[str, float] | None:
+def mixture_target_shares(inputs: list[str]) -> dict[str, float] | None:
     """The mixture stage's target share per domain, when the single input is a mixture stage output."""
-    if len(inputs) != 1 or not fs.exists(f"{inputs[0]}/{MIXTURE_MANIFEST}"):
+    if len(inputs) != 1 or not io.exists(io.join(inputs[0], MIXTURE_MANIFEST)):
         return None
-    manifest = json.loads(fs.read_text(f"{inputs[0]}/{MIXTURE_MANIFEST}"))
+    manifest = json.loads(io.read_text(io.join(inputs[0], MIXTURE_MANIFEST)))
     return {d["domain"]: float(d["target_share"]) for d in manifest["domains"]}
 
 
@@ -476,7 +426,7 @@ def manifest_markdown(m: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stage_counters(m: dict, docs_in: int, bytes_in: int) -> dict[str, int]:
+def stage_counters(m: dict, docs_in: int, bytes_in: int) -> Counter:
     """The stage's counters in the project's conventions (``datapipe.stats``), from the written shards."""
     c: Counter = Counter(docs_in=docs_in, bytes_in=bytes_in)
     for s in m["shards"]:
@@ -484,32 +434,21 @@ def stage_counters(m: dict, docs_in: int, bytes_in: int) -> dict[str, int]:
         c["bytes_out"] += s["text_bytes"]
         c["tokens"] += s["tokens"]
         for key in ("documents", "tokens", "text_bytes"):
-            c[f"tokenize.{s['domain']}.{s['split']}.{key}"] += s[key]
+            c[f"shards.{s['domain']}.{s['split']}.{key}"] += s[key]
     c["drop.heldout_repeat"] = docs_in - c["docs_out"]  # copies of held-out documents
-    return dict(sorted(c.items()))
+    return c
 
 
-def swap_into_place(fs: HadoopFS, tmp: str, output: str) -> None:
-    """Replace ``output`` by the complete ``tmp``; the old output is removed only once the new one is in place."""
-    trash = None
-    if fs.exists(output):
-        trash = f"{output}._old-{uuid.uuid4().hex[:12]}"
-        fs.rename(output, trash)
-    fs.rename(tmp, output)
-    if trash:
-        fs.delete(trash)
-
-
-def read_input(spark, args) -> tuple[list[str], object]:
+def input_documents(job: Job):
     """The input documents as (id, domain, text, copy), ``copy`` being the mixture's ``mix.copy`` (0 when absent)."""
     from pyspark.sql import functions as F
 
-    inputs, docs = read_documents(spark, args)
+    docs = job.docs
     missing = {"id", "domain", "text"} - set(docs.columns)
     if missing:
-        raise StageError(f"input has no column(s) {sorted(missing)}: not documents of this project's schema ({', '.join(inputs)})")
+        raise StageError(f"input has no column(s) {sorted(missing)}: not documents of this project's schema ({', '.join(job.inputs)})")
     copy = F.coalesce(F.col("annotations").getItem(COPY_ANNOTATION), F.lit(0.0)) if "annotations" in docs.columns else F.lit(0.0)
-    return inputs, docs.select("id", "domain", "text", copy.cast("int").alias("copy"))
+    return docs.select("id", "domain", "text", copy.cast("int").alias("copy"))
 
 
 def domain_sizes(docs) -> tuple[dict[str, tuple[int, int]], int]:
@@ -541,61 +480,40 @@ def tokenize_to_shards(spark, docs, tokenizer: TokenizerInfo, dtype: np.dtype, s
         return [r.asDict() for r in written.collect()]
 
 
-def run(argv: list[str] | None = None) -> dict:
-    parser = stage_parser("tokenize", __doc__.split("\n\n")[0])
-    parser.add_argument("--tokenizer", "-t", required=True, help=f"{TOKENIZER_FILE} or the tokenizer directory holding it")
-    args = parser.parse_args(argv)
-    config = load_config(TokenizeConfig, args.config)
-    started = time.time()
-    spark = spark_session(f"teleflm-{STAGE}", args.master)
-    fs = HadoopFS(spark)
-    inputs, docs = read_input(spark, args)
-    tokenizer = ship_tokenizer(spark, fs, args.tokenizer)
-    check_heldout(fs, tokenizer.uri, config.heldout)
+def write_shards(job: Job) -> dict:
+    config: TokenizeConfig = job.config
+    docs = input_documents(job)
+    tokenizer = ship_tokenizer(job.spark, job.args.tokenizer)
+    check_heldout(tokenizer.uri, config.heldout)
     dtype = token_dtype(tokenizer.vocab_size)
     sizes, documents = domain_sizes(docs)
     if not documents:
-        raise StageError(f"no documents in the input ({', '.join(inputs)})")
+        raise StageError(f"no documents in the input ({', '.join(job.inputs)})")
     shards = plan_shards(sizes, config)
-    tasks = writer_tasks(shards, sizes, config, spark.sparkContext.defaultParallelism)
+    tasks = writer_tasks(shards, sizes, config, job.spark.sparkContext.defaultParallelism)
     text_bytes = sum(b for b, _ in sizes.values())
     log.info("tokenizing %d documents (%.1f MB) of %d domains into %d shards (%s) written by %d tasks",
              documents, text_bytes / 1e6, len(sizes), len(shards), dtype.name, tasks)
-
-    output = fs.qualify(args.output.rstrip("/"))
-    tmp = f"{output}._tmp-{uuid.uuid4().hex[:12]}"
+    tmp = io.temporary_sibling(job.output)
     try:
-        rows = tokenize_to_shards(spark, docs, tokenizer, dtype, shards, tasks, config, tmp)
-        m = build_manifest(shards, rows, tokenizer, dtype, config, inputs, mixture_target_shares(fs, inputs))
-        stats = {
-            "stage": STAGE,
-            "output": output,
-            "inputs": inputs,
-            "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(time.time() - started, 2),
-            "counters": stage_counters(m, documents, text_bytes),
-            "config": config.model_dump(),
-            "tokenizer": m["tokenizer"],
-        }
-        funnel = render_funnel(funnel_rows(collect_upstream_stats(fs, stats)))
-        for name, text in [
-            (MANIFEST_FILE, json.dumps(m, indent=2, ensure_ascii=False) + "\n"),
-            (MANIFEST_MD, manifest_markdown(m)),
-            (STATS_FILE, json.dumps(stats, indent=2, ensure_ascii=False) + "\n"),
-            (FUNNEL_FILE, funnel + "\n"),
-            ("_SUCCESS", ""),
-        ]:
-            fs.write_text(f"{tmp}/{name}", text)
-    except BaseException:
-        fs.delete(tmp)  # best effort; a killed driver leaves ._tmp-* behind, never a complete-looking output
-        raise
-    swap_into_place(fs, tmp, output)
+        rows = tokenize_to_shards(job.spark, docs, tokenizer, dtype, shards, tasks, config, tmp)
+        m = build_manifest(shards, rows, tokenizer, dtype, config, job.inputs, mixture_target_shares(job.inputs))
+        stats = stage_stats(job, stage_counters(m, documents, text_bytes), {"tokenizer": m["tokenizer"]})
+        funnel = finish_output(tmp, job.output, stats, {MANIFEST_FILE: json.dumps(m, indent=2, ensure_ascii=False) + "\n",
+                                                        MANIFEST_MD: manifest_markdown(m)})
+    finally:
+        io.delete(tmp)  # a killed driver leaves ._tmp-* behind, never a complete-looking output
     print(manifest_markdown(m))
     print(funnel)
     return stats
 
 
-main = main_wrapper(run)
+def arguments(parser) -> None:
+    parser.add_argument("--tokenizer", "-t", required=True, help=f"{TOKENIZER_FILE} or the tokenizer directory holding it")
+
+
+job = StageJob(STAGE, __doc__, TokenizeConfig, write_shards, arguments=arguments)
+run, main = job.run, job.main
 
 if __name__ == "__main__":
     # Run the importable module's main, not this script's copy: its functions then travel to the

@@ -21,7 +21,7 @@ def shared(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def spark():
-    from jobs.common import spark_session
+    from jobs.runner import spark_session
 
     session = spark_session("teleflm-tests", "local[2]")
     session.conf.set("spark.sql.shuffle.partitions", "4")

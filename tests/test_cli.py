@@ -16,7 +16,7 @@ STAGES = [extract, clean, dedup_paragraphs, quality, dedup_minhash, decontaminat
 @pytest.mark.parametrize(
     "module",
     ["jobs.extract", "jobs.clean", "jobs.dedup_paragraphs", "jobs.ingest", "jobs.quality_model", "jobs.quality",
-     "jobs.dedup_minhash", "jobs.decontaminate", "jobs.mix", "jobs.shards", "jobs.run_chain", "jobs.dist", "datapipe.sample",
+     "jobs.dedup_minhash", "jobs.decontaminate", "jobs.mix", "jobs.shards", "jobs.run_chain", "jobs.dist", "sample_corpus",
      "tokenizer.train", "tokenizer.report", "train.pretrain", "train.evaluate", "train.export_hf", "train.params",
      "train.coord_check"],
 )

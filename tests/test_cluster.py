@@ -93,7 +93,7 @@ def test_the_whole_chain_on_the_sample_through_the_cluster(standalone, tmp_path)
     """run_chain submits every data stage to the standalone master; a second run skips them all."""
     import yaml
 
-    from datapipe.sample import MANIFEST_NAME, write_sample_corpus
+    from sample_corpus import MANIFEST_NAME, write_sample_corpus
 
     master, env, work, _ = standalone
     sample = tmp_path / "sample"

@@ -247,13 +247,13 @@ def test_default_benchmarks_load_with_their_fields(index):
 
 def test_gsm8k_question_in_an_english_web_page_is_dropped(dropper):
     doc, question = web_docs()[5], gsm8k_questions()[100]
-    assert dropper.process(doc).matches == {}
-    outcome = dropper.process(plant(doc, question))
+    assert dropper.scan(doc).matches == {}
+    outcome = dropper.scan(plant(doc, question))
     assert outcome.text is None and outcome.reason == "decontam:gsm8k"
     assert set(outcome.matches) == {"gsm8k"} and outcome.matches["gsm8k"] >= len(tokens(question)) - 12 - 2
     # as a page would reformat it: upper case, other punctuation and spacing, straight quotes
     reformatted = question.upper().replace(",", " ;").replace("’", "'").replace(" ", "  ")
-    assert dropper.process(plant(doc, reformatted)).reason == "decontam:gsm8k"
+    assert dropper.scan(plant(doc, reformatted)).reason == "decontam:gsm8k"
 
 
 def test_cmmlu_question_in_a_chinese_wikipedia_paragraph_is_dropped(dropper, root, config):
@@ -262,15 +262,15 @@ def test_cmmlu_question_in_a_chinese_wikipedia_paragraph_is_dropped(dropper, roo
     paragraphs = cmrc_paragraphs()
     for k, question in enumerate(questions):
         para = paragraphs[k * 7]
-        assert dropper.process(para).matches == {}
-        outcome = dropper.process(plant_zh(para, question))
+        assert dropper.scan(para).matches == {}
+        outcome = dropper.scan(plant_zh(para, question))
         assert outcome.reason == "decontam:cmmlu", question
 
 
 def test_cmmlu_question_quoted_in_an_english_page_is_found(dropper, root, config):
     cmmlu = next(b for b in config.benchmarks if b.name == "cmmlu")
     (question,) = first_field_values(cmmlu, root, 1, min_tokens=25)
-    assert dropper.process(plant(web_docs()[10], question)).reason == "decontam:cmmlu"
+    assert dropper.scan(plant(web_docs()[10], question)).reason == "decontam:cmmlu"
 
 
 @pytest.mark.parametrize("name", ["gsm8k", "humaneval", "mmlu", "cmmlu", "arc_challenge", "math"])
@@ -280,7 +280,7 @@ def test_items_of_every_benchmark_are_found_under_their_name(dropper, root, conf
     assert len(items) == 10
     docs = web_docs()
     for k, item in enumerate(items):
-        outcome = dropper.process(plant(docs[100 + k], item))
+        outcome = dropper.scan(plant(docs[100 + k], item))
         assert outcome.reason == f"decontam:{name}" and name in outcome.matches, item[:80]
 
 
@@ -288,10 +288,10 @@ def test_clean_corpora_are_not_flagged(dropper):
     """False-positive rate on real text that does not quote any benchmark: 0 on 697 English web
     pages; on 1,348 Chinese Wikipedia paragraphs and news articles at most 0.3% (two documents name
     a statute or state body that CMMLU law questions quote word for word)."""
-    web = [i for i, text in enumerate(web_docs()) if dropper.process(text).matches]
+    web = [i for i, text in enumerate(web_docs()) if dropper.scan(text).matches]
     assert web == []
     chinese = cmrc_paragraphs() + thucnews()
-    flagged = [i for i, text in enumerate(chinese) if dropper.process(text).matches]
+    flagged = [i for i, text in enumerate(chinese) if dropper.scan(text).matches]
     assert len(flagged) <= 0.003 * len(chinese), flagged
 
 
@@ -299,13 +299,13 @@ def test_cut_mode_removes_the_match_with_its_window_and_keeps_the_rest(cutter):
     doc = next(d for d in web_docs() if len(d) > 3000 and d.count("\n") > 8)
     question = gsm8k_questions()[7]
     planted = plant(doc, question)
-    outcome = cutter.process(planted)
+    outcome = cutter.scan(planted)
     assert outcome.text is not None and outcome.cuts == 1 and set(outcome.matches) == {"gsm8k"}
     start = planted.index(question)
     end = start + max(m.end() for m in re.finditer(r"\w", question))  # the last word character
     assert outcome.text == planted[: start - 200].strip() + "\n" + planted[end + 200 :].strip()
     assert outcome.chars_removed == len(planted) - len(outcome.text)
-    assert cutter.process(outcome.text).matches == {}
+    assert cutter.scan(outcome.text).matches == {}
     first, last = doc.split("\n")[0], doc.split("\n")[-1]
     assert outcome.text.startswith(first) and outcome.text.endswith(last)
 
@@ -320,15 +320,15 @@ def test_cut_mode_drops_documents_cut_into_too_many_pieces(cutter):
             parts += [q, p]
         return "\n".join(parts)
 
-    nine = cutter.process(interleave(9))  # 10 pieces: kept
+    nine = cutter.scan(interleave(9))  # 10 pieces: kept
     assert nine.text is not None and nine.cuts == 9 and nine.text.count("\n") == 9
-    eleven = cutter.process(interleave(11))  # 12 pieces
+    eleven = cutter.scan(interleave(11))  # 12 pieces
     assert eleven.text is None and eleven.reason == "decontam:too_many_cuts" and eleven.matches["gsm8k"] > 11
 
 
 def test_cut_mode_drops_a_document_with_no_piece_long_enough(cutter):
     question = gsm8k_questions()[3]
-    outcome = cutter.process(f"Homework help, problem 4.\n{question}\nPlease show your work.")
+    outcome = cutter.scan(f"Homework help, problem 4.\n{question}\nPlease show your work.")
     assert outcome.text is None and outcome.reason == "decontam:gsm8k"
 
 
@@ -390,7 +390,7 @@ def test_every_file_format_loads_the_same_items(tmp_path):
     assert len({r["ngrams"] for r in rep.values()}) == 1 and rep["jsonl"]["ngrams"] > 10 * len(records)
     assert np.all(index.owners == (1 << len(entries)) - 1)  # every n-gram comes from every copy
     stem = records[3]["question"]["stem"]
-    outcome = Decontaminator(index, cfg).process(plant(web_docs()[20], stem))
+    outcome = Decontaminator(index, cfg).scan(plant(web_docs()[20], stem))
     assert outcome.reason == "decontam:jsonl" and set(outcome.matches) == {e["name"] for e in entries}
 
 
@@ -420,7 +420,7 @@ def test_missing_benchmark_files_are_skipped_with_a_warning_and_counted(root, ca
     assert rep["benchmarks"]["gone"] == {"files": 0, "missing": 1, "skipped": True}
     assert rep["benchmarks"]["gsm8k"]["files"] == 1 and rep["benchmarks"]["gsm8k"]["missing"] == 1
     assert index.names == ["gsm8k"]
-    outcome = Decontaminator(index, cfg).process(plant(web_docs()[1], gsm8k_questions()[0]))
+    outcome = Decontaminator(index, cfg).scan(plant(web_docs()[1], gsm8k_questions()[0]))
     assert outcome.reason == "decontam:gsm8k"
     with pytest.raises(ConfigError, match="no file matches .*no_such_split.jsonl .*strict"):
         build_index(DecontamConfig(root=str(root), strict=True, benchmarks=[gsm8k]))
@@ -444,10 +444,10 @@ def test_ngrams_in_too_many_items_are_ignored(tmp_path):
     filtered = DecontamConfig(root=str(tmp_path), benchmarks=bench)
     index = build_index(filtered)
     assert index.report["ngrams_too_common"] > 0
-    assert Decontaminator(index, filtered).process(doc).matches == {}
-    assert Decontaminator(index, filtered).process(plant(web_docs()[30], own[4])).reason == "decontam:lines"
+    assert Decontaminator(index, filtered).scan(doc).matches == {}
+    assert Decontaminator(index, filtered).scan(plant(web_docs()[30], own[4])).reason == "decontam:lines"
     unfiltered = DecontamConfig(root=str(tmp_path), benchmarks=bench, max_items_per_ngram=None)
-    assert Decontaminator(build_index(unfiltered), unfiltered).process(doc).reason == "decontam:lines"
+    assert Decontaminator(build_index(unfiltered), unfiltered).scan(doc).reason == "decontam:lines"
 
 
 def test_number_runs_are_not_evidence(root, config):
@@ -456,9 +456,9 @@ def test_number_runs_are_not_evidence(root, config):
     numbers = " ".join(str(i) for i in range(1, 40))
     doc = plant(web_docs()[40], numbers)
     with_rule = DecontamConfig(root=str(root), benchmarks=math)
-    assert Decontaminator(build_index(with_rule), with_rule).process(doc).matches == {}
+    assert Decontaminator(build_index(with_rule), with_rule).scan(doc).matches == {}
     without = DecontamConfig(root=str(root), benchmarks=math, min_letter_tokens=0)
-    assert Decontaminator(build_index(without), without).process(doc).reason == "decontam:math"
+    assert Decontaminator(build_index(without), without).scan(doc).reason == "decontam:math"
 
 
 def test_iter_items_joins_the_configured_fields(root, config):

@@ -84,7 +84,7 @@ def test_drop_mode(spark, corpus, tmp_path):
     scanner = Decontaminator(build_index(config), config)
     expected = Counter()
     for d in docs:
-        expected.update(scanner.process(d.text).matches)
+        expected.update(scanner.scan(d.text).matches)
     assert {b: c[f"decontam.{b}.ngrams"] for b in expected} == dict(expected)
 
     index = st["benchmark_index"]
@@ -103,7 +103,7 @@ def test_cut_mode(spark, corpus, tmp_path):
 
     config = DecontamConfig(root=root, benchmarks=BENCHMARKS, mode="cut")
     scanner = Decontaminator(build_index(config), config)
-    expected = {d.id: scanner.process(d.text) for d in docs}
+    expected = {d.id: scanner.scan(d.text) for d in docs}
     kept = {d["id"]: d for d in read_docs(out)}
     rejects = {r["id"]: r["reject_reason"] for r in read_rejects(out)}
     for doc in docs:

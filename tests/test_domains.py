@@ -16,13 +16,19 @@ import yaml
 
 from datapipe.config import ConfigError, load_config
 from datapipe.document import DOMAINS
-from datapipe.domains import DomainsConfig, Outcome, assign_languages, load_domains_config, make_reader
+from datapipe.domains import DomainsConfig, assign_languages, load_domains_config, make_reader
 from datapipe.domains.classical import ChinesePoetrySource, NiuTransSource, iter_works
 from datapipe.domains.code import CodeSource, line_statistics, strip_license_header
-from datapipe.domains.encyclopedia import DEFAULT_REFERENCE_HEADINGS, SquadSource, clean_article, strip_reference_sections
+from datapipe.domains.encyclopedia import (
+    DEFAULT_REFERENCE_HEADINGS,
+    SquadSource,
+    clean_article,
+    strip_reference_sections,
+)
 from datapipe.domains.latex import LatexSource, document_body, strip_bibliography, strip_comments
 from datapipe.domains.text import QASource, TextSource, split_chapters, strip_gutenberg, unwrap_paragraphs
 from datapipe.langid import LanguageIdentifier
+from datapipe.stage import Outcome
 from tests.conftest import ROOT, SHARED_DATA, shared
 
 DEFAULT_YAML = ROOT / "configs" / "domains.yaml"
@@ -266,8 +272,8 @@ def test_languages_are_identified_in_batches():
 
 
 def test_gutenberg_framing_and_chapters(tmp_path):
-    from datapipe.sample.domaingen import book_text
-    from datapipe.sample.domaintext import BOOK_CHAPTERS
+    from sample_corpus.domaingen import book_text
+    from sample_corpus.domaintext import BOOK_CHAPTERS
 
     book = book_text()
     body, found = strip_gutenberg(book)
@@ -474,7 +480,7 @@ def test_niutrans_chapters():
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    from datapipe.sample import DOMAINS_CONFIG, MANIFEST_NAME, write_sample_corpus
+    from sample_corpus import DOMAINS_CONFIG, MANIFEST_NAME, write_sample_corpus
 
     out = tmp_path_factory.mktemp("sample")
     write_sample_corpus(out, n_files=1, include_plain=False)

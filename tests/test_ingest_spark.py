@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from datapipe.document import DOMAINS
-from datapipe.sample import DOMAINS_CONFIG, MANIFEST_NAME, write_sample_corpus
 from jobs import ingest
+from sample_corpus import DOMAINS_CONFIG, MANIFEST_NAME, write_sample_corpus
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.spark

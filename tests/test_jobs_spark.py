@@ -10,11 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from datapipe.config import StrictModel
 from datapipe.document import DOCUMENT_SCHEMA, Document
 from datapipe.extract import Extractor
+from datapipe.stage import DocumentStage
 from datapipe.warc import RawRecord, write_html_warc
 from jobs import dedup_paragraphs, extract
-from jobs.common import STAGED_SCHEMA, StagedWriter, commit_stage, spark_schema
+from jobs.runner import Plan, StageJob, documents
 from tests.conftest import shared
 from tests.test_extract import gold_pages, snippet_scores
 
@@ -88,30 +90,36 @@ def test_rerun_gives_the_same_result(spark, tmp_path):
     assert not list(tmp_path.glob("*._tmp-*")) and not list(tmp_path.glob("*._old-*"))
 
 
-def _failing_partition(batches):
-    out = StagedWriter("boom")
-    for batch in batches:
-        for row in batch.to_pylist():
-            yield from out.keep(Document(id=row["id"], text="x"))
-    raise RuntimeError("task killed midway")
+class NoSettings(StrictModel):
+    """The config of the stages below: none."""
+
+
+class KeepAll(DocumentStage):
+    name = "keep_all"
+
+    def process(self, doc):
+        return doc
+
+
+class FailMidway(DocumentStage):
+    name = "fail_midway"
+
+    def process(self, doc):
+        if doc.id == "id3":
+            raise RuntimeError("task killed midway")
+        return doc
 
 
 def test_failed_stage_leaves_previous_output_untouched(spark, tmp_path):
-    out = tmp_path / "out"
-    good = spark.createDataFrame([(f"id{i}",) for i in range(4)], "id string")
-
-    def ok(batches):
-        w = StagedWriter("ok")
-        for batch in batches:
-            for row in batch.to_pylist():
-                yield from w.keep(Document(id=row["id"], text="kept"))
-        yield from w.finish({"docs_out": 1})
-
-    commit_stage(spark, good.mapInArrow(ok, spark_schema(STAGED_SCHEMA)), stage="ok", output=str(out), inputs=[], config={}, started=0)
+    inp, out = tmp_path / "in", tmp_path / "out"
+    _write_docs(inp, [Document(id=f"id{i}", text="kept") for i in range(4)])
+    StageJob("keep_all", "test", NoSettings, documents(lambda job: Plan(KeepAll(), job.docs))).run(["--input", str(inp), "--output", str(out)])
     before = read_docs(out)
+    assert len(before) == 4
     with pytest.raises(Exception, match="task killed midway"):
-        commit_stage(spark, good.mapInArrow(_failing_partition, spark_schema(STAGED_SCHEMA)), stage="boom", output=str(out), inputs=[], config={}, started=0)
-    assert read_docs(out) == before and stats(out)["stage"] == "ok"
+        StageJob("fail_midway", "test", NoSettings, documents(lambda job: Plan(FailMidway(), job.docs))).run(
+            ["--input", str(inp), "--output", str(out)])
+    assert read_docs(out) == before and stats(out)["stage"] == "keep_all"
     assert not list(tmp_path.glob("out._tmp-*"))
 
 
@@ -188,8 +196,8 @@ def test_stage_reports_missing_input_clearly(spark, tmp_path, capsys):
 
 def test_chain_on_the_sample_corpus(spark, tmp_path):
     """extract -> clean -> dedup_paragraphs on the built-in sample, checked against its manifest."""
-    from datapipe.sample import MANIFEST_NAME, write_sample_corpus
     from jobs import clean
+    from sample_corpus import MANIFEST_NAME, write_sample_corpus
 
     warc = tmp_path / "warc"
     write_sample_corpus(warc)

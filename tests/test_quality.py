@@ -28,27 +28,19 @@ from pydantic import BaseModel
 from datapipe.config import ConfigError, load_config
 from datapipe.document import DOCUMENT_SCHEMA, Document
 from datapipe.extract import Extractor
-from datapipe.quality import (
+from datapipe.quality.config import (
     REJECT_BELOW_THRESHOLD,
     REJECT_PARETO,
     SCORE_ANNOTATION,
     QualityConfig,
     QualityDataError,
-    QualityFilter,
-    QualityModels,
     ScoreConfig,
-    balanced_split,
-    chunk_text,
-    classification_metrics,
-    collect_examples,
-    iter_source,
-    pareto_keep,
-    positive_probability,
-    preprocess,
-    roc_auc,
-    strip_latex,
-    train_quality_models,
 )
+from datapipe.quality.features import chunk_text, preprocess
+from datapipe.quality.scoring import QualityModels, QualityStage, pareto_keep, positive_probability
+from datapipe.quality.sources import iter_source, strip_latex
+from datapipe.quality.training import balanced_split, classification_metrics, collect_examples, roc_auc, train_quality_models
+from datapipe.stage import run_documents
 from datapipe.warc import RawRecord
 from jobs import quality_model
 from tests.conftest import ROOT, shared
@@ -434,8 +426,10 @@ def test_threshold_rule_per_language_and_domain(trained, corpus):
     docs += [Document(id="book", text=web[0].text, lang=web[0].lang, domain="Book")]
     docs += [Document(id="de", text="Die Kommission hat den Bericht veröffentlicht.", lang="de")]
     docs += [Document(id="nolang", text=shared("multilingual", "udhr", "txt", "cmn_hans.txt").read_text(), lang=None)]
-    qf = QualityFilter(config, models)
-    reasons = qf.decide(docs)
+    qf = QualityStage(config, lambda: str(model_dir))
+    outcomes = run_documents(qf, docs)
+    reasons = [o.reason for o in outcomes]
+    docs = [o.doc for o in outcomes]
     by_id = dict(zip((d.id for d in docs), reasons))
     for doc, reason in zip(docs, reasons):
         if doc.id == "de":
@@ -470,7 +464,6 @@ def test_pareto_keep_rate_follows_the_score():
 
 def test_pareto_decisions_do_not_depend_on_partitioning(trained, corpus):
     model_dir, _ = trained
-    models = QualityModels(model_dir)
     config = ScoreConfig(mode="pareto", pareto_alpha=3.0)  # a milder alpha keeps a mix to compare
     web = [d for d in corpus.web_docs if d.lang in ("en", "zh")]
 
@@ -478,7 +471,7 @@ def test_pareto_decisions_do_not_depend_on_partitioning(trained, corpus):
         out = {}
         for part in partitions:  # a fresh filter per partition, as in Spark tasks
             docs = [Document(id=d.id, text=d.text, lang=d.lang) for d in part]
-            out.update(zip((d.id for d in docs), QualityFilter(config, models).decide(docs)))
+            out.update((o.doc.id, o.reason) for o in run_documents(QualityStage(config, lambda: str(model_dir)), docs))
         return out
 
     whole = decisions([web])
@@ -488,5 +481,5 @@ def test_pareto_decisions_do_not_depend_on_partitioning(trained, corpus):
     salted = {}
     for d in web:
         doc = Document(id=d.id, text=d.text, lang=d.lang)
-        salted[d.id] = QualityFilter(config.model_copy(update={"seed": 1}), models).decide([doc])[0]
+        salted[d.id] = run_documents(QualityStage(config.model_copy(update={"seed": 1}), lambda: str(model_dir)), [doc])[0].reason
     assert salted != whole  # the seed salts every draw

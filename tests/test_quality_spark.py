@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from datapipe.document import Document
-from datapipe.quality import REJECT_BELOW_THRESHOLD, REJECT_PARETO, SCORE_ANNOTATION, QualityFilter, QualityModels, ScoreConfig
+from datapipe.quality.config import REJECT_BELOW_THRESHOLD, REJECT_PARETO, SCORE_ANNOTATION, ScoreConfig
+from datapipe.quality.scoring import QualityStage
+from datapipe.stage import run_documents
 from jobs import quality
 from tests.conftest import ROOT, shared
 from tests.test_quality import quality_corpus, trained_models, write_stage_output
@@ -62,8 +64,9 @@ def test_threshold_stage_end_to_end(spark, model_dir, stage_input, tmp_path):
     assert len(kept) + len(rejected) == len(docs)
     # The executors scored exactly what the pure-Python filter gives on the same documents.
     expected = [Document(id=d.id, text=d.text, lang=d.lang, domain=d.domain) for d in docs]
-    reasons = dict(zip((d.id for d in expected), QualityFilter(ScoreConfig(thresholds={"zh": 0.7}), QualityModels(model_dir)).decide(expected)))
-    scores = {d.id: d.annotations.get(SCORE_ANNOTATION) for d in expected}
+    outcomes = run_documents(QualityStage(ScoreConfig(thresholds={"zh": 0.7}), lambda: str(model_dir)), expected)
+    reasons = {o.doc.id: o.reason for o in outcomes}
+    scores = {o.doc.id: o.doc.annotations.get(SCORE_ANNOTATION) for o in outcomes}
     for row in kept + rejected:
         assert annotations(row).get(SCORE_ANNOTATION) == scores[row["id"]], row["id"]
         assert row.get("reject_reason") == reasons[row["id"]]
@@ -94,8 +97,8 @@ def test_pareto_stage_does_not_depend_on_partitioning(spark, model_dir, stage_in
     kept, rejected = {r["id"] for r in read_rows(out)}, {r["id"]: r["reject_reason"] for r in read_rows(out / "_rejects")}
     assert kept and rejected and set(rejected.values()) == {REJECT_PARETO}
     expected = [Document(id=d.id, text=d.text, lang=d.lang, domain=d.domain) for d in docs]
-    decisions = QualityFilter(ScoreConfig(mode="pareto", pareto_alpha=3.0), QualityModels(model_dir)).decide(expected)
-    assert {d.id for d, reason in zip(expected, decisions) if reason is None} == kept
+    outcomes = run_documents(QualityStage(ScoreConfig(mode="pareto", pareto_alpha=3.0), lambda: str(model_dir)), expected)
+    assert {o.doc.id for o in outcomes if o.kept} == kept
     assert stats["counters"]["drop.quality:pareto"] == len(rejected)
 
 

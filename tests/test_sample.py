@@ -1,4 +1,4 @@
-"""Tests for the built-in sample corpus generator (datapipe.sample); fast, no Spark.
+"""Tests for the built-in sample corpus generator (sample_corpus); fast, no Spark.
 
 The domain sources it writes are read back by the real readers in tests/test_domains.py and by the
 ingest stage in tests/test_ingest_spark.py; here: layout, determinism, the config and the benchmark
@@ -18,15 +18,23 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataException, ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
 
 from datapipe.domains import load_domains_config
-from datapipe.sample import BENCHMARK_PATH, DOMAINS_CONFIG, MANIFEST_NAME, build_sample_corpus, main, write_sample_corpus
-from datapipe.sample import compose, domaintext, textbank
-from datapipe.sample.warcgen import gzip_member_ok, sha1_b32
+from sample_corpus import (
+    BENCHMARK_PATH,
+    DOMAINS_CONFIG,
+    MANIFEST_NAME,
+    build_sample_corpus,
+    compose,
+    domaintext,
+    main,
+    textbank,
+    write_sample_corpus,
+)
+from sample_corpus.formats import gzip_member_ok, sha1_b32
 
 EN_STOP = {"the", "be", "to", "of", "and", "that", "have", "with"}
 CJK_END = ("。", "！", "？", "”", "）")
@@ -121,6 +129,38 @@ def test_stale_files_removed_and_mode(tmp_path):
     assert Path(paths[0]).stat().st_mode & 0o777 == 0o666 & ~umask  # not a private mkstemp-style 0600 file
 
 
+def test_records_are_pinned(corpus):
+    """The demo's funnel counts and the expectations of the other stages' tests rest on this exact sample:
+    the records of seed 0 stay byte-identical (decompressed, so the digests do not depend on zlib's
+    deflate output).  Changing them is a deliberate act: update the digests and the demo's numbers."""
+    import gzip
+
+    _, _, _, data = corpus
+    assert hashlib.sha256(gzip.decompress(data["sample-0000.warc.gz"])).hexdigest() == \
+        "7430a0cb2f6805589d08e5b4035be970ca2666b4fd2d775632e33015ae91bf8c"
+    assert hashlib.sha256(data["sample-0003.warc"]).hexdigest() == \
+        "fc0c5353502cda7659975c4d95b91d3d4ffbf5cdd06d1a3139c62142eb186360"
+
+
+def test_not_shipped_to_executors(tmp_path):
+    import zipfile
+
+    from jobs.dist import build_zip
+
+    with zipfile.ZipFile(build_zip(tmp_path / "project.zip")) as zf:
+        names = zf.namelist()
+    assert names and not [n for n in names if n.startswith("sample_corpus/")]
+
+
+def test_sectioned_data_files():
+    from sample_corpus.resources import parse_sections
+
+    text = "# comment\n\n== one ==\n  a [b|c]\n== two ==\n== three ==\nd\n"
+    assert parse_sections(text) == {"one": ("a [b|c]",), "two": (), "three": ("d",)}
+    with pytest.raises(ValueError, match="orphan"):
+        parse_sections("orphan\n== one ==\n")
+
+
 def test_seed_changes_content(corpus):
     _, _, _, data = corpus
     blobs, manifest = build_sample_corpus(seed=1, n_files=3)
@@ -181,17 +221,19 @@ def test_templates_fill_in_every_language():
     import random
 
     rng = random.Random(0)
-    for lang in ["en", "zh", "de", "fr", "es", "ja", "ru"]:
-        for topic in compose.topics_for(lang):
-            pool, general = compose._pools(lang, topic if lang in ("en", "zh") else None)
+    for lang in textbank.LANGUAGES:
+        words = textbank.language(lang)
+        for templates in words.topics.values():
             ctx = compose.make_context(lang, rng)
-            for t in pool["headlines"] + pool["sentences"] + general:
+            for t in templates.headlines + templates.sentences + words.shared_sentences:
                 s = compose.fill(t, lang, ctx, rng)
                 assert "{" not in s and "[" not in s and "|" not in s, s
-    assert sum(len(v["sentences"]) for v in textbank.EN_TOPICS.values()) + len(textbank.EN_GENERAL) >= 60
-    assert sum(len(v["sentences"]) for v in textbank.ZH_TOPICS.values()) + len(textbank.ZH_GENERAL) >= 60
-    for bank in (textbank.DE, textbank.FR, textbank.ES, textbank.JA, textbank.RU):
-        assert len(bank["sentences"]) >= 20
+    for lang in ("en", "zh"):
+        words = textbank.language(lang)
+        assert sum(len(t.sentences) for t in words.topics.values()) + len(words.shared_sentences) >= 60
+    for lang in ("de", "fr", "es", "ja", "ru"):
+        assert list(textbank.language(lang).topics) == ["general"]
+        assert len(textbank.language(lang).topics["general"].sentences) >= 20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +383,7 @@ def test_chinese_articles(article_texts):
 
 
 def textbank_boilerplate():
-    return [{"text": t} for t in textbank.EN_BOILERPLATE + textbank.ZH_BOILERPLATE]
+    return [{"text": t} for lang in ("en", "zh") for t in textbank.language(lang).boilerplate]
 
 
 def test_near_duplicates(corpus, article_texts):
@@ -615,7 +657,7 @@ def test_domain_files_use_the_real_layouts(corpus):
     assert max(len(line) for line in book.splitlines()) <= 80  # hard-wrapped
     js = data["domains/code/carousel.min.js"].decode()
     assert len(js.splitlines()) == 1 and len(js) > 1000
-    assert data["domains/code/stats_util.py"].decode().startswith(domaintext.LICENSE_HEADER_LINE)
+    assert data["domains/code/stats_util.py"].decode().startswith(domaintext.license_header_line())
     tex = data["domains/papers/odd_numbers.tex"].decode()
     assert tex.index("\\documentclass") < tex.index("\\begin{document}") < tex.index("\\begin{thebibliography}")
 

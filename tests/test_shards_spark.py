@@ -19,8 +19,8 @@ import yaml
 from datapipe.document import DOCUMENT_SCHEMA, Document
 from datapipe.heldout import is_heldout
 from datapipe.indexed import IndexedDataset, load_manifest
-from datapipe.sample.compose import Composer
 from jobs import shards
+from sample_corpus.compose import Composer
 from tests.conftest import ROOT
 from tokenizer.vocab import END_OF_TEXT, PADDING, SPECIAL_TOKENS, load_tokenizer
 from train.data import valid_sets
@@ -160,7 +160,7 @@ def test_shards_split_domains_by_size(corpus):
     assert all(s["documents"] > 0 for s in webtext_train)
     assert m["dtype"] == "uint16" and m["heldout"] == {"fraction": HELDOUT, "seed": 3}
     assert (out / "manifest.md").read_text().count("| WebText |") == 1
-    assert (out / "_SUCCESS").exists() and (out / "_funnel.md").exists() and json.loads((out / "_stats.json").read_text())["stage"] == "tokenize"
+    assert (out / "_SUCCESS").exists() and (out / "_funnel.md").exists() and json.loads((out / "_stats.json").read_text())["stage"] == "shards"
 
 
 def test_manifest_checksums_and_weights(corpus):

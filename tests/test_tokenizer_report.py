@@ -336,7 +336,7 @@ def test_project_config_runs_on_the_shared_data(tmp_path, tokenizers_dir):
     settings = R.load_settings(R.DEFAULT_CONFIG)
     R.check_not_training_text(settings)
     for source in settings.config.eval_sources:
-        assert R.list_files(settings.eval_root, source.paths), source.name
+        assert R.matching_files(settings.eval_root, source.paths), source.name
     data = yaml.safe_load(R.DEFAULT_CONFIG.read_text(encoding="utf-8"))
     data.update(reference_root=str(settings.reference_root), eval_root=str(settings.eval_root),
                 training_sources=None, max_bytes_per_category=20_000)

@@ -128,7 +128,7 @@ def test_every_good_record_of_the_sample_corpus_is_read_at_its_offset(tmp_path):
     """The sample plants malformed records mid-file; each good record must come back, at its own offset."""
     import json
 
-    from datapipe.sample import MANIFEST_NAME, write_sample_corpus
+    from sample_corpus import MANIFEST_NAME, write_sample_corpus
 
     write_sample_corpus(tmp_path)
     manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())

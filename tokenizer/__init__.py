@@ -1,1 +1,1 @@
-"""Byte-level BPE tokenizer and its compression-rate report (issue 4)."""
+"""Byte-level BPE tokenizer and its compression-rate report."""

@@ -33,10 +33,11 @@ from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
-from datapipe.atomic import staged_directory
+from datapipe.cli import main_of
 from datapipe.config import ConfigError, StrictModel, load_config
 from datapipe.domains.base import LangCode
 from datapipe.domains.config import CONFIGS_DIR, load_domains_config, resolve_root
+from datapipe.io import list_files, local_path, staged_directory
 
 from .reference import ReferenceSpec, TokenCounter, load_ours, load_references
 
@@ -146,18 +147,15 @@ class EvalDoc:
     text: str
 
 
-def list_files(root: Path, patterns: Iterable[str]) -> list[Path]:
-    """Files matching paths, directories (recursively) or globs under ``root``, sorted; inside a
-    directory, names starting with '.' or '_' are skipped, as the pipeline's listing does."""
+def matching_files(root: Path, patterns: Iterable[str]) -> list[Path]:
+    """Files matching paths, directories (recursively) or globs under ``root``, by the pipeline's
+    listing rule (``datapipe.io``), sorted; a pattern that matches nothing adds nothing."""
     found = set()
     for pattern in patterns:
-        for m in [root / pattern] if (root / pattern).exists() else root.glob(pattern):
-            if m.is_file():
-                found.add(m.resolve())
-                continue
-            for f in m.rglob("*"):
-                if f.is_file() and not any(part.startswith((".", "_")) for part in f.relative_to(m).parts):
-                    found.add(f.resolve())
+        try:
+            found.update(Path(local_path(e.uri)) for e in list_files([root / pattern]))
+        except FileNotFoundError:
+            pass
     return sorted(found)
 
 
@@ -189,7 +187,7 @@ def read_heldout(path: Path, skipped: Counter) -> Iterator[EvalDoc]:
 
 def read_source(source: EvalSource, root: Path, skipped: Counter) -> Iterator[EvalDoc]:
     """The documents of one extra evaluation source, in the form its ``format`` says."""
-    files = list_files(root, source.paths)
+    files = matching_files(root, source.paths)
     if not files:
         skipped[f"{source.name}.no_file"] += 1
     for path in files:
@@ -237,9 +235,9 @@ def check_not_training_text(settings: Settings) -> None:
     if "://" in root:
         log.warning("training sources under %s cannot be listed here; eval sources not checked against them", root)
         return
-    ingested = {f: s.name for s in domains.sources for f in list_files(Path(root), s.paths)}
+    ingested = {f: s.name for s in domains.sources for f in matching_files(Path(root), s.paths)}
     for source in settings.config.eval_sources:
-        for f in list_files(settings.eval_root, source.paths):
+        for f in matching_files(settings.eval_root, source.paths):
             if f in ingested:
                 raise ConfigError(
                     f"{settings.path}: eval source {source.name!r} lists {f}, which source {ingested[f]!r} of "
@@ -567,14 +565,7 @@ def run(argv: list[str] | None = None) -> dict:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(argv)
-    except (ConfigError, ReportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+main = main_of(run, ReportError, logs=True)
 
 
 if __name__ == "__main__":

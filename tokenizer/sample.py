@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from tqdm import tqdm
 
+from datapipe import io
 from datapipe.config import ConfigError, load_config
 from datapipe.heldout import heldout_draw
 from datapipe.mixture import MixConfig
@@ -157,11 +158,11 @@ class HeldoutSelection:
 
 
 def open_inputs(inputs: list[str]) -> ds.Dataset:
-    """The documents of complete stage outputs (directories with ``_SUCCESS``)."""
-    missing = [p for p in inputs if not (Path(p) / "_SUCCESS").is_file()]
+    """The documents of complete stage outputs (directories with ``_SUCCESS``; any URI ``datapipe.io`` opens)."""
+    missing = [p for p in inputs if not io.exists(io.join(p, "_SUCCESS"))]
     if missing:
         raise SampleError(f"not a complete stage output (no _SUCCESS): {', '.join(missing)}")
-    return ds.dataset([ds.dataset(p, format="parquet") for p in inputs])
+    return ds.dataset([ds.dataset(path, format="parquet", filesystem=fs) for fs, path in map(io.filesystem, inputs)])
 
 
 def _copy_numbers(batch: pa.RecordBatch) -> list:

@@ -32,10 +32,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import tokenizers
-from datapipe.atomic import staged_directory
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from datapipe.config import ConfigError, load_config
+from datapipe.cli import main_of
+from datapipe.config import load_config
+from datapipe.io import staged_directory
 
 from .config import BYTE_ALPHABET, TokenizerConfig
 from .sample import CATEGORIES, SampleError, TrainingSample, load_weights
@@ -275,19 +276,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
-    try:
-        config = load_config(TokenizerConfig, args.config)
-        report = train_from_stages(args.input, args.output, config, args.weights)
-    except (ConfigError, SampleError, VocabularyShortError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    report = train_from_stages(args.input, args.output, load_config(TokenizerConfig, args.config), args.weights)
     print(
         f"tokenizer: {report['vocab_size']:,} entries from {report['sample']['bytes']:,} bytes in "
         f"{report['seconds']['total']:.1f} s, peak RSS {report['peak_rss_bytes'] / 2**30:.2f} GiB -> {report['output']}"
     )
-    return 0
+    return report
+
+
+main = main_of(run, SampleError, VocabularyShortError)
 
 
 if __name__ == "__main__":

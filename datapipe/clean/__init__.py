@@ -29,8 +29,8 @@ See ``datapipe/clean/english.py`` and ``datapipe/clean/chinese.py`` for the rule
 and ``configs/clean.yaml`` for the thresholds and their sources.
 """
 
-from datapipe.clean.cleaner import Cleaner, normalize_lang
+from datapipe.clean.cleaner import Cleaner, CleanStage, normalize_lang
 from datapipe.clean.config import CleanConfig, ConfigError, load_clean_config
 from datapipe.clean.outcome import CleanOutcome
 
-__all__ = ["CleanConfig", "CleanOutcome", "Cleaner", "ConfigError", "load_clean_config", "normalize_lang"]
+__all__ = ["CleanConfig", "CleanOutcome", "CleanStage", "Cleaner", "ConfigError", "load_clean_config", "normalize_lang"]

@@ -1,4 +1,4 @@
-"""The cleaning stage entry point: routes a document to the space-delimited or the CJK rules."""
+"""The cleaning stage: routes a document to the space-delimited or the CJK rules."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from datapipe.clean.chinese import CJKCleaner
 from datapipe.clean.config import CleanConfig
 from datapipe.clean.english import SpaceDelimitedCleaner
 from datapipe.clean.outcome import CleanOutcome
+from datapipe.document import Document
+from datapipe.stage import Decision, DocumentStage, Reject
 from datapipe.text import cjk_ratio, count_non_whitespace, remove_garbled
 
 _UNKNOWN = frozenset({"", "und", "unk", "unknown", "none", "null"})
@@ -77,6 +79,29 @@ class Cleaner:
         out += [f"cjk:top_{n}gram_char_frac" for n in cjk.top_ngram_max_char_frac]
         out += [f"cjk:dup_{n}gram_char_frac" for n in cjk.dup_ngram_max_char_frac]
         return out
+
+
+class CleanStage(DocumentStage):
+    """Line-level corrections, then document filters; a kept document carries the corrected text."""
+
+    name = "clean"
+
+    def __init__(self, config: CleanConfig):
+        super().__init__()
+        self.config = config
+
+    def setup(self) -> None:
+        self.cleaner = Cleaner(self.config)
+
+    def process(self, doc: Document) -> Decision:
+        result = self.cleaner.clean(doc.text, doc.lang)
+        self.counters["lines_removed"] += result.lines_removed
+        self.counters["chars_removed"] += result.chars_removed
+        if result.text is None:
+            return Reject(result.reason)
+        doc.text = result.text
+        doc.annotations["clean.lines_removed"] = float(result.lines_removed)
+        return doc
 
 
 _GOPHER_QUALITY_RULES = (

@@ -2,7 +2,8 @@
 
 Web text comes from WARC files through extract and clean; every other domain enters the pipeline
 here, one reader family per module, each pure Python and yielding ``Outcome``s (a document to keep
-or to reject with its reason) with ``domain`` set:
+or to reject with its reason) with ``domain`` set; ``IngestStage`` runs them over the files of a
+source list:
 
 =================  ===============  ===========================================================
 reader (config)    module           what it reads
@@ -19,40 +20,19 @@ reader (config)    module           what it reads
 ``niutrans``       ``classical``    NiuTrans Classical-Modern chapter files (ClassicalChinese)
 =================  ===============  ===========================================================
 
-``jobs/ingest.py`` runs them over the sources of ``configs/domains.yaml``.
+``jobs/ingest.py`` lists the files of ``configs/domains.yaml``'s sources and runs ``IngestStage``.
 """
 
 from __future__ import annotations
 
-from .base import Outcome, Reader, SourceBase, assign_languages, source_url
-from .classical import ChinesePoetryReader, NiuTransReader
-from .code import CodeReader
+from .base import Reader, SourceBase, assign_languages, source_url
 from .config import DomainsConfig, Source, load_domains_config, resolve_root
-from .encyclopedia import EncyclopediaReader, SquadReader
-from .latex import LatexReader
-from .text import JsonlReader, QAReader, TextReader
-
-READERS: dict[str, type[Reader]] = {
-    "code": CodeReader,
-    "text": TextReader,
-    "jsonl": JsonlReader,
-    "qa": QAReader,
-    "encyclopedia": EncyclopediaReader,
-    "squad": SquadReader,
-    "latex": LatexReader,
-    "chinese_poetry": ChinesePoetryReader,
-    "niutrans": NiuTransReader,
-}
-
-
-def make_reader(source: SourceBase) -> Reader:
-    return READERS[source.reader](source)
-
+from .stage import READERS, IngestStage, make_reader
 
 __all__ = [
     "READERS",
     "DomainsConfig",
-    "Outcome",
+    "IngestStage",
     "Reader",
     "Source",
     "SourceBase",

@@ -1,8 +1,9 @@
 """What every non-web domain reader shares: the source settings, the reader protocol, decoding, ids,
 and language identification in batches.
 
-A reader turns one input file into ``Outcome``s: a ``Document`` to keep, or one to reject with the
-reason its domain's cleaning dropped it (the rejected document keeps the text as it was read). What
+A reader turns one input file into ``Outcome``s (``datapipe.stage``): a document to keep, or one to
+reject with the reason its domain's cleaning dropped it (the rejected document keeps the text as it
+was read). What
 never became a document (an unreadable file, a record without text, a file over the size limit) is
 counted in ``reader.counters`` as ``skip.<reason>``; other counters there are informational
 (``license_header_removed``, ``reference_sections_removed``, ...).
@@ -16,22 +17,25 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import zlib
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import IO, Annotated
 
 from pydantic import Field, field_validator
 
 from datapipe.config import StrictModel
 from datapipe.document import DOMAINS, Document, document_id
+from datapipe.stage import Outcome
 
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 LangCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}([_-][A-Za-z0-9]+)*$")]
 
 WEB_DOMAIN = "WebText"
+INVALID_JSON = object()
+"""What ``Reader.read_json`` returns for a file that is not JSON (``null`` is valid JSON)."""
 
 
 class SourceBase(StrictModel):
@@ -52,18 +56,13 @@ class SourceBase(StrictModel):
         return v
 
 
-@dataclass
-class Outcome:
-    """A document read from the source named ``source``: kept when ``reason`` is None, rejected
-    with it otherwise."""
-
-    doc: Document
-    source: str
-    reason: str | None = None
-
-
 def source_url(source: str, relpath: str, item: str | None = None) -> str:
     return f"{source}:{relpath}" + (f"#{item}" if item is not None else "")
+
+
+def source_of(url: str) -> str:
+    """The source name of a domain document's url (names have no ``:``)."""
+    return url.split(":", 1)[0]
 
 
 def content_sha1(text: str) -> str:
@@ -107,6 +106,14 @@ class Reader(ABC):
     def skip(self, reason: str) -> None:
         self.counters[f"skip.{reason}"] += 1
 
+    def read_json(self, stream: IO[bytes]) -> object:
+        """The whole file parsed as JSON, or ``INVALID_JSON`` (counted) when it is not JSON."""
+        try:
+            return json.loads(stream.read())
+        except ValueError:
+            self.skip("invalid_json")
+            return INVALID_JSON
+
     def read_text(self, stream: IO[bytes]) -> str | None:
         """The whole file as text; None (counted) when it is not UTF-8 or holds only whitespace."""
         text = decode_text(stream.read())
@@ -141,7 +148,7 @@ class Reader(ABC):
             lang=lang or self.source.lang,
             source_file=source_file,
         )
-        return Outcome(doc, self.source.name, reason)
+        return Outcome(doc, reason)
 
 
 def assign_languages(

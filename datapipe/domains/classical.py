@@ -17,13 +17,12 @@ Characters are kept as they are: 全唐诗 is in Traditional characters, 宋词 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import IO, Any, Literal
 
 from pydantic import Field
 
-from .base import Outcome, Reader, SourceBase
+from .base import INVALID_JSON, Outcome, Reader, SourceBase
 
 
 class ChinesePoetrySource(SourceBase):
@@ -85,10 +84,8 @@ class ChinesePoetryReader(Reader):
     source: ChinesePoetrySource
 
     def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
-        try:
-            data = json.loads(stream.read())
-        except ValueError:
-            self.skip("invalid_json")
+        data = self.read_json(stream)
+        if data is INVALID_JSON:
             return
         s = self.source
         for pointer, work, lines in iter_works(data, s.body_fields):

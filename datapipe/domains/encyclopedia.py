@@ -20,7 +20,7 @@ from typing import IO, Literal
 
 from pydantic import Field
 
-from .base import Outcome, Reader, SourceBase, content_sha1
+from .base import INVALID_JSON, Outcome, Reader, SourceBase, content_sha1
 from .text import DEFAULT_QA_TEMPLATE, QATemplate, format_qa
 
 DEFAULT_REFERENCE_HEADINGS = [
@@ -142,10 +142,8 @@ class SquadReader(_ArticleCleaning):
     source: SquadSource
 
     def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
-        try:
-            data = json.loads(stream.read())
-        except ValueError:
-            self.skip("invalid_json")
+        data = self.read_json(stream)
+        if data is INVALID_JSON:
             return
         articles = data.get("data") if isinstance(data, dict) else None
         if not isinstance(articles, list):

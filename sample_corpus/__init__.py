@@ -3,17 +3,19 @@ sources of the pipeline, made by the project itself.
 
 ``make demo`` runs the whole pipeline on this corpus, so a fresh machine needs no external data::
 
-    from datapipe.sample import write_sample_corpus
+    from sample_corpus import write_sample_corpus
     paths = write_sample_corpus("data/sample", seed=0, n_files=3)
 
-    python -m datapipe.sample --out data/sample --seed 0
+    python -m sample_corpus --out data/sample --seed 0
     python -m jobs.ingest --config data/sample/domains.yaml --output out/domains
 
-All web text is composed by a seeded RNG from the sentence templates in :mod:`datapipe.sample.textbank`; the
-domain sources are fixed texts from :mod:`datapipe.sample.domaintext`; nothing is read from outside the
-package.  For a given ``(seed, n_files, include_plain)`` every output byte is fixed:
-record ids are UUIDs drawn from the seed, WARC-Dates are spread over a fixed crawl period (2024-02-20 plus 14
-days; file ``i`` covers the ``i``-th slice), gzip headers carry mtime 0 and OS 255.  (The deflate stream comes
+All web text is composed by a seeded RNG from the sentence templates and word lists under
+``data/languages/`` (:mod:`sample_corpus.textbank`); the domain sources are fixed texts under
+``data/domains/`` (:mod:`sample_corpus.domaintext`); nothing is read from outside the package, and the
+package is not shipped to Spark executors (``jobs/dist.py``).  For a given ``(seed, n_files,
+include_plain)`` every output byte is fixed: record ids are UUIDs drawn from the seed, WARC-Dates are
+spread over a fixed crawl period (2024-02-20 plus 14 days; file ``i`` covers the ``i``-th slice), gzip
+headers carry mtime 0 and OS 255.  (The deflate stream comes
 from zlib at level 9, so byte identity across machines assumes the same deflate implementation; the manifest's
 per-record layout and the decompressed content do not depend on it.)  The domain sources and the benchmark
 file are the same for every seed.
@@ -27,7 +29,7 @@ Files (defaults: ``n_files=3``, ``include_plain=True``)
 ``sample-{n_files:04d}.warc``
     the same layout uncompressed, about a tenth of the fetches, well formed.
 ``domains/<source>/...``
-    non-web domain sources in the layouts of the real ones (see ``datapipe.sample.domaingen``):
+    non-web domain sources in the layouts of the real ones (see ``sample_corpus.domaingen``):
     ``code/`` (Python with an MIT license header, C++, Java, Rust, Go, a protobuf-generated ``_pb2.py`` and
     a minified ``.min.js`` that the code reader rejects, a README it ignores), ``book/`` (a Project Gutenberg
     style book, hard-wrapped, three chapters), ``encyclopedia/articles.jsonl`` (English and Chinese articles
@@ -127,10 +129,12 @@ import json
 import os
 import re
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from .domaingen import BENCHMARK_PATH, CONFIG_NAME, build_domain_files
-from .warcgen import build_plan, render
+from .plan import build_plan
+from .warcgen import render
 
 MANIFEST_NAME = "sample-manifest.json"
 
@@ -147,7 +151,7 @@ def build_sample_corpus(seed: int = 0, n_files: int = 3, include_plain: bool = T
     plan = build_plan(seed)
     files, manifest = render(plan, seed, n_files, include_plain)
     domain_files, domains, benchmark = build_domain_files()
-    benchmark["planted"] = plan.benchmark_pages + benchmark["planted"]
+    benchmark["planted"] = [asdict(p) for p in plan.benchmark_pages] + benchmark["planted"]
     manifest["domains"] = domains
     manifest["benchmark"] = benchmark
     blobs = {f.name: bytes(f.data) for f in files}
@@ -223,7 +227,7 @@ def _summary(manifest: dict, paths: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m datapipe.sample",
+        prog="python -m sample_corpus",
         description="Write the project's deterministic sample corpus: WARC files (multilingual HTML articles, "
                     "duplicates, spam, non-HTML and malformed records), non-web domain sources with their "
                     "ingest config domains.yaml, a benchmark file, and sample-manifest.json.")

@@ -1,8 +1,8 @@
-"""Size-balanced grouping of input files into tasks (jobs.common.balance)."""
+"""Size-balanced grouping of input files into tasks (jobs.runner.balance)."""
 
 from __future__ import annotations
 
-from jobs.common import balance
+from jobs.runner import balance
 
 
 def test_balance_groups_by_size_deterministically():

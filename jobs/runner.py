@@ -1,0 +1,382 @@
+"""The one way a stage runs on Spark: arguments, config, session, input, map, commit.
+
+A job module names its stage and says what to map (``Plan``); ``StageJob`` does the rest::
+
+    job = StageJob("clean", __doc__, CleanConfig, documents(lambda job: Plan(CleanStage(job.config), job.docs)))
+    run, main = job.run, job.main
+
+The stage (``datapipe.stage``) runs once per task in a ``mapInArrow`` function that emits *staged* rows:
+kept documents (``kind=doc``), dropped ones with their reason (``kind=reject``) and one counters row
+per task (``kind=stats``), written in one pass, partitioned by ``kind``, into ``OUT._tmp-*``. The driver
+then sums the counters from the committed files (so retried or speculative tasks never count twice),
+moves documents and rejects into place, writes ``_stats.json``, the reports, ``_funnel.md`` and
+``_SUCCESS``, and publishes the directory onto the output path (``datapipe.io.publish``): a killed job
+leaves only a ``._tmp-*`` directory behind. Output layout of every document stage::
+
+    OUT/part-*.parquet        documents (DOCUMENT_SCHEMA)
+    OUT/_rejects/*.parquet    dropped documents with reject_stage, reject_reason, reject_detail (REJECT_SCHEMA)
+    OUT/_stats.json           counters, config, timing, inputs
+    OUT/_funnel.md            the funnel over this stage and every stage upstream of it
+    OUT/_SUCCESS
+
+Stages that write other files (the token shards) use the same session, arguments and ``finish_output``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+from datapipe import io
+from datapipe.cli import main_of
+from datapipe.config import load_config
+from datapipe.document import DOCUMENT_SCHEMA, REJECT_SCHEMA
+from datapipe.stage import Outcome, Stage
+from datapipe.stats import funnel_rows, render_funnel
+
+log = logging.getLogger("jobs")
+
+STATS_FILE = "_stats.json"
+FUNNEL_FILE = "_funnel.md"
+REJECTS_DIR = "_rejects"
+SUCCESS_FILE = "_SUCCESS"
+
+STAGED_SCHEMA = pa.schema(
+    [f.with_nullable(f.nullable or f.name not in DOCUMENT_SCHEMA.names) for f in REJECT_SCHEMA]
+    + [pa.field("kind", pa.string(), nullable=False), pa.field("stats_json", pa.string())]
+)
+"""Rows a stage's partition function emits (see the module docstring)."""
+
+_BATCH_ROWS = 512
+
+
+class StageError(RuntimeError):
+    """A stage cannot run: bad arguments, missing input. Printed without a traceback."""
+
+
+# --- Spark session -------------------------------------------------------------------------------
+
+
+def spark_session(app_name: str, master: str | None = None):
+    """The session for a stage. Under spark-submit the master comes from there; otherwise ``local[*]``."""
+    from pyspark.sql import SparkSession
+
+    # Executors run the same interpreter as the driver unless the deployment says otherwise
+    # (an archived venv on a cluster sets PYSPARK_PYTHON to its own python).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    # spark-submit starts the JVM first and hands its gateway to Python: the master is already set.
+    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:
+        builder = builder.master(master or "local[*]")
+    # Stage outputs are partitioned by a 3-valued `kind`: write them with concurrent writers instead of
+    # sorting every task's rows by kind first.
+    builder = builder.config("spark.sql.optimizer.plannedWrite.enabled", "false")
+    builder = builder.config("spark.sql.maxConcurrentOutputFileWriters", "4")
+    builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(_BATCH_ROWS))
+    builder = builder.config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
+    spark = builder.getOrCreate()
+    conf = spark.sparkContext.getConf()
+    if spark.sparkContext.master.startswith("local") and not conf.contains("spark.sql.shuffle.partitions"):
+        # 200 shuffle partitions suit a cluster, not one machine
+        spark.conf.set("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 2))))
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def spark_schema(arrow_schema: pa.Schema):
+    """The Spark StructType of an Arrow schema (the schema itself is defined once, in Arrow)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(arrow_schema)
+
+
+@contextmanager
+def progress(spark, label: str, every: float = 30.0) -> Iterator[None]:
+    """Log the tasks done of the running Spark stages every ``every`` seconds (the console progress bar
+    shows only on a terminal)."""
+    tracker, stop = spark.sparkContext.statusTracker(), threading.Event()
+
+    def report() -> None:
+        while not stop.wait(every):
+            for sid in tracker.getActiveStageIds():
+                info = tracker.getStageInfo(sid)
+                if info:
+                    log.info("%s: Spark stage %d: %d of %d tasks done", label, sid, info.numCompletedTasks, info.numTasks)
+
+    thread = threading.Thread(target=report, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+def list_input_files(patterns: list[str], hidden: tuple[str, ...] = io.HIDDEN_PREFIXES) -> list[io.FileEntry]:
+    try:
+        return io.list_files(patterns, hidden)
+    except FileNotFoundError as exc:
+        raise StageError(str(exc)) from None
+
+
+def balance(items: list[tuple], n_parts: int) -> list[list[tuple]]:
+    """Rows ``(*fields, size)`` in at most ``n_parts`` groups of similar total size (largest first, each
+    to the lightest group; deterministic), without the size; empty groups are left out."""
+    groups: list[list[tuple]] = [[] for _ in range(max(1, n_parts))]
+    loads = [0] * len(groups)
+    for item in sorted(items, key=lambda it: (-it[-1], it[:-1])):
+        g = loads.index(min(loads))
+        groups[g].append(item[:-1])
+        loads[g] += max(item[-1], 1)
+    return [g for g in groups if g]
+
+
+def distribute(spark, items: list[tuple], n_parts: int, schema: str):
+    """A DataFrame of the rows of ``items`` (``(*fields, size)``, the fields in ``schema``), one
+    size-balanced group per partition; and the number of partitions."""
+    groups = balance(items, n_parts)
+    rdd = spark.sparkContext.parallelize(groups, len(groups)).flatMap(lambda group: group)
+    return spark.createDataFrame(rdd, schema), len(groups)
+
+
+def require_stage_output(uri: str) -> str:
+    """An input that must be a complete stage output (``_SUCCESS`` present); returns it qualified."""
+    q = io.qualify(uri)
+    if not io.exists(q):
+        raise StageError(f"input not found: {uri}")
+    if not io.exists(io.join(q, SUCCESS_FILE)):
+        raise StageError(f"input is not a complete stage output (no {SUCCESS_FILE}): {uri}")
+    return q
+
+
+# --- staged rows ---------------------------------------------------------------------------------
+
+
+def _staged_batch(rows: list[dict]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(rows, schema=STAGED_SCHEMA)
+
+
+def _staged_row(outcome: Outcome, stage: str) -> dict:
+    row = outcome.doc.to_row()
+    if outcome.reason is None:
+        row.update(kind="doc", reject_stage=None, reject_reason=None, reject_detail=None, stats_json=None)
+    else:
+        row.update(kind="reject", reject_stage=stage, reject_reason=outcome.reason, reject_detail=outcome.detail,
+                   stats_json=None)
+    return row
+
+
+def _stats_batch(stage: str, counters: Counter) -> pa.RecordBatch:
+    row = {name: None for name in STAGED_SCHEMA.names}
+    row.update(id="", domain="", text="", kind="stats", reject_stage=stage, reject_reason="", stats_json=json.dumps(dict(counters)))
+    return _staged_batch([row])
+
+
+def stage_partition(stage: Stage) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The ``mapInArrow`` function of a stage: its input rows in, staged rows and one counters row out."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        rows = (row for batch in batches for row in batch.to_pylist())
+        pending: list[dict] = []
+        for outcome in stage.run(rows):
+            pending.append(_staged_row(outcome, stage.name))
+            if len(pending) >= _BATCH_ROWS:
+                yield _staged_batch(pending)
+                pending = []
+        if pending:
+            yield _staged_batch(pending)
+        yield _stats_batch(stage.name, stage.counters)
+
+    return run
+
+
+# --- output: stats, funnel, publish -----------------------------------------------------------------
+
+
+def read_stats(directory: str) -> dict | None:
+    uri = io.join(directory, STATS_FILE)
+    return json.loads(io.read_text(uri)) if io.exists(uri) else None
+
+
+def collect_upstream_stats(stats: dict) -> list[dict]:
+    """This stage's stats preceded by its inputs' stats, recursively (first input of each stage)."""
+    chain = [stats]
+    seen = {stats["output"]}
+    current = stats
+    while current.get("inputs"):
+        parent = current["inputs"][0]
+        if parent in seen:
+            break
+        seen.add(parent)
+        try:
+            up = read_stats(parent) if io.is_dir(parent) else None
+        except (OSError, ValueError):  # a glob or a file is not a stage output
+            up = None
+        if up is None:
+            break
+        chain.append(up)
+        current = up
+    return list(reversed(chain))
+
+
+def stage_stats(job: Job, counters: Counter, extra: dict | None = None) -> dict:
+    """The ``_stats.json`` of a run of the stage."""
+    return {
+        "stage": job.name,
+        "output": job.output,
+        "inputs": job.inputs,
+        "started": datetime.fromtimestamp(job.started, timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.time() - job.started, 2),
+        "counters": dict(sorted(counters.items())),
+        "config": job.config.model_dump(),
+        **(extra or {}),
+    }
+
+
+def finish_output(tmp: str, output: str, stats: dict, files: dict[str, str] | None = None) -> str:
+    """Write ``_stats.json``, ``files`` (name -> text), ``_funnel.md`` and ``_SUCCESS`` into the complete
+    directory ``tmp`` and publish it as ``output``; returns the funnel."""
+    io.write_text(io.join(tmp, STATS_FILE), json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    for name, text in (files or {}).items():
+        io.write_text(io.join(tmp, name), text)
+    funnel = render_funnel(funnel_rows(collect_upstream_stats(stats)))
+    io.write_text(io.join(tmp, FUNNEL_FILE), funnel + "\n")
+    io.write_text(io.join(tmp, SUCCESS_FILE), "")
+    io.publish(tmp, output)
+    return funnel
+
+
+def commit_documents(job: Job, staged_df, plan: Plan) -> dict:
+    """Write the staged rows of ``plan``'s stage atomically to the job's output with stats and funnel."""
+    tmp = io.temporary_sibling(job.output)
+    staged, final = io.join(tmp, "staged"), io.join(tmp, "final")
+    try:
+        with progress(job.spark, job.name):
+            staged_df.write.partitionBy("kind").parquet(staged)
+        counters: Counter = Counter(plan.counters)
+        if io.exists(io.join(staged, "kind=stats")):
+            for row in job.spark.read.parquet(io.join(staged, "kind=stats")).select("stats_json").collect():
+                counters.update(json.loads(row.stats_json))
+        if io.exists(io.join(staged, "kind=doc")):
+            io.rename(io.join(staged, "kind=doc"), final)
+        else:  # every document dropped: still a readable, empty dataset
+            job.spark.createDataFrame([], spark_schema(DOCUMENT_SCHEMA)).write.parquet(final)
+        if io.exists(io.join(staged, "kind=reject")):
+            io.rename(io.join(staged, "kind=reject"), io.join(final, REJECTS_DIR))
+        io.delete(staged)
+        stats = stage_stats(job, counters, plan.extra)
+        funnel = finish_output(final, job.output, stats, plan.reports(counters) if plan.reports else None)
+    finally:
+        io.delete(tmp)  # a killed driver leaves ._tmp-* behind, never a complete-looking output
+    print(funnel)
+    return stats
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Job:
+    """One run of a stage: its arguments, validated config and session; ``inputs`` qualified, ``docs``
+    the input documents of a document stage, ``prepared`` what the job's ``prepare`` made."""
+
+    name: str
+    args: argparse.Namespace
+    config: BaseModel
+    spark: Any
+    started: float
+    output: str
+    inputs: list[str] = field(default_factory=list)
+    docs: Any = None
+    prepared: Any = None
+
+
+@dataclass
+class Plan:
+    """What a document job maps: ``stage`` over ``rows`` (the input documents, with any decision
+    columns joined, or the job's file listing), with more ``_stats.json`` fields (``extra``), report
+    files made from the summed counters (``reports``), and the driver's own ``counters``."""
+
+    stage: Stage
+    rows: Any
+    extra: dict = field(default_factory=dict)
+    reports: Callable[[Counter], dict[str, str]] | None = None
+    counters: Counter = field(default_factory=Counter)
+
+
+def documents(plan: Callable[[Job], Plan | AbstractContextManager[Plan]]) -> Callable[[Job], dict]:
+    """The body of a document job: map the planned stage over its rows and commit (``plan`` may be a
+    context manager, for what must outlive the commit: a broadcast, a shipped model, scratch space)."""
+
+    def body(job: Job) -> dict:
+        planned = plan(job)
+        with planned if isinstance(planned, AbstractContextManager) else nullcontext(planned) as p:
+            staged = p.rows.mapInArrow(stage_partition(p.stage), spark_schema(STAGED_SCHEMA))
+            return commit_documents(job, staged, p)
+
+    return body
+
+
+class StageJob:
+    """A stage's command line and run: parse, load the config, ``prepare(args, config)`` (what must
+    fail before Spark starts: reading benchmark files), start the session, read the input
+    (``inputs="documents"``: complete stage outputs; ``"files"``: paths, globs or directories; None: no
+    ``--input``), then ``body(job)``, which returns the stats. ``main`` turns a config or input error into
+    one line on stderr and exit code 2."""
+
+    def __init__(self, name: str, doc: str, config: type[BaseModel], body: Callable[[Job], dict], *,
+                 inputs: str | None = "documents", arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+                 config_required: bool = False, prepare: Callable[[argparse.Namespace, BaseModel], Any] | None = None):
+        self.name, self.doc, self.config, self.body = name, doc, config, body
+        self.inputs, self.arguments, self.config_required, self.prepare = inputs, arguments, config_required, prepare
+
+    def parser(self) -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser(prog=self.name, description=self.doc.split("\n\n")[0],
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        if self.inputs:
+            p.add_argument("--input", "-i", required=True, nargs="+",
+                           help="input path(s): " + ("stage outputs" if self.inputs == "documents" else "files, directories or globs")
+                           + "; any Hadoop URI")
+        p.add_argument("--output", "-o", required=True, help="output directory (replaced atomically)")
+        p.add_argument("--config", "-c", required=self.config_required, default=None,
+                       help="YAML config" + ("" if self.config_required else " (defaults when omitted)"))
+        p.add_argument("--master", default=None, help="Spark master when not run by spark-submit (default local[*])")
+        p.add_argument("--partitions", type=int, default=None, help="number of partitions to process with")
+        if self.arguments:
+            self.arguments(p)
+        return p
+
+    def run(self, argv: list[str] | None = None) -> dict:
+        args = self.parser().parse_args(argv)
+        config = load_config(self.config, args.config)
+        started = time.time()
+        prepared = self.prepare(args, config) if self.prepare else None
+        spark = spark_session(f"teleflm-{self.name}", args.master)
+        job = Job(self.name, args, config, spark, started, io.qualify(args.output), prepared=prepared)
+        if self.inputs == "documents":
+            job.inputs = [require_stage_output(p) for p in args.input]
+            job.docs = spark.read.parquet(*job.inputs)
+            if args.partitions:
+                job.docs = job.docs.repartition(args.partitions)
+        elif self.inputs == "files":
+            job.inputs = [io.qualify(p) for p in args.input]
+        return self.body(job)
+
+    def main(self, argv: list[str] | None = None) -> int:
+        return main_of(self.run, StageError, logs=True)(argv)
