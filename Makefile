@@ -127,7 +127,7 @@ bench-tokenize: $(STAMP)  ## Spark tokenize stage vs encode_batch per core; toke
 bench-train: $(STAMP)  ## training tokens/s and MFU on CPU (and of a ~1B model on a GPU when there is one)
 	$(PY) bench/bench_train.py
 
-bench-parallel: $(STAMP)  ## step time of each parallel layout vs one process (CPU, gloo); parallel-path MFU on a GPU (NCCL)
+bench-parallel: $(STAMP)  ## step time of each parallel layout vs one process (CPU, gloo); on GPUs one GPU vs DP over all (NCCL)
 	$(PY) bench/bench_parallel.py
 
 clean:  ## remove outputs (out/, dist/), not the virtualenv

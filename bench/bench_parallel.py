@@ -11,9 +11,11 @@ cores and the ratio to one process is the price of splitting the step (4-process
 processes per core on a 2-core machine, which the table says).
 
 GPU (NCCL, when torch sees CUDA): a ~1B configuration (16 layers x 2048, context 4,096, bf16 autocast) as
-one process, and through the parallel path (``Trainer(parallel=True)``: mesh, FSDP2 zero1 over all
-visible GPUs, TP 1, PP 1); MFU against the data-sheet bf16 peak of every GPU used. Without a GPU the
-table says that it was not measured.
+one process on one GPU and, when several GPUs are visible, at DP over all of them (FSDP2 zero1, TP 1,
+PP 1, the same batch per GPU); MFU against the data-sheet bf16 peak of every GPU used, so that the
+ratio of the two MFUs is what data parallelism costs. There is one training path (one process is the
+layout of one rank), so one GPU has no second path to compare with: on a single GPU the table has the
+one row. Without a GPU the table says that it was not measured.
 
 Results: ``OUT/parallel.md`` and ``OUT/parallel.json`` (written atomically).
 """
@@ -37,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_train import write_random_shards  # noqa: E402
+
+from datapipe.io import write_files  # noqa: E402
 
 CPU_MODEL = {"dim": 128, "n_layers": 4, "n_heads": 4, "head_dim": 32, "ffn_dim": 336, "base_dim": 128}
 CPU_RUN = {"seq_len": 128, "micro_batch_size": 2, "global_batch_tokens": 8 * 128}
@@ -67,14 +71,14 @@ def write_run(work: Path, name: str, model: dict, run: dict, parallel: dict, ste
     return path
 
 
-def worker(config: str, steps: int, result: str, force_parallel: bool) -> None:
+def worker(config: str, steps: int, result: str) -> None:
     """Under torchrun: one warm-up step, then ``steps`` timed steps; rank 0 writes the timing."""
     import torch.distributed as dist
 
     from train.config import load_train_config
     from train.pretrain import Trainer
 
-    trainer = Trainer(load_train_config(config), resume="none", parallel=force_parallel or None)
+    trainer = Trainer(load_train_config(config), resume="none")
     trainer.train_step()
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     barrier = dist.barrier if dist.is_initialized() else (lambda: None)
@@ -94,12 +98,10 @@ def worker(config: str, steps: int, result: str, force_parallel: bool) -> None:
         dist.destroy_process_group()
 
 
-def launch(config: Path, processes: int, steps: int, force_parallel: bool = False, threads: int | None = None) -> dict:
+def launch(config: Path, processes: int, steps: int, threads: int | None = None) -> dict:
     result = config.with_suffix(".result.json")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
            str(Path(__file__).resolve()), "--worker", str(config), "--steps", str(steps), "--result", str(result)]
-    if force_parallel:
-        cmd.append("--force-parallel")
     env = dict(os.environ)
     env.pop("OMP_NUM_THREADS", None)  # torchrun gives several processes one thread each; one process keeps every core
     if threads:
@@ -134,12 +136,14 @@ def gpu_table(steps: int, repeats: int, work: Path) -> list[dict]:
     gpus = torch.cuda.device_count()
     (work / "shards").mkdir()
     write_random_shards(work / "shards", (steps + 2) * GPU_RUN["global_batch_tokens"] * gpus + 10_000)
+    layouts = [("one process, one GPU", 1, {})]
+    if gpus > 1:
+        layouts.append((f"DP {gpus} zero1, TP 1, PP 1 (NCCL)", gpus, {"dp": gpus}))
     rows = []
-    for name, processes, parallel, force in (("one GPU, single-process path", 1, {}, False),
-                                             (f"parallel path, DP {gpus} zero1, TP 1, PP 1 (NCCL)", gpus, {"dp": gpus}, True)):
+    for name, processes, parallel in layouts:
         print(f"GPU {name} ...", flush=True)
         run = {**GPU_RUN, "global_batch_tokens": GPU_RUN["global_batch_tokens"] * processes}
-        r = launch(write_run(work, f"gpu{processes}{force}", GPU_MODEL, run, parallel, steps, "cuda"), processes, steps, force)
+        r = launch(write_run(work, f"gpu{processes}", GPU_MODEL, run, parallel, steps, "cuda"), processes, steps)
         rows.append({"layout": name, "processes": processes, **r})
     return rows
 
@@ -157,13 +161,15 @@ def render(report: dict) -> str:
                      f"{r['tokens_per_s']:,.0f} | {r['vs_one_process']:.2f}x |")
     lines += ["", "## GPU", ""]
     if not report["gpu"]:
-        lines.append("Not measured: torch sees no GPU on this machine. The GPU path (a ~1B model in bf16, one "
-                     "process against the parallel path with NCCL) runs when one is there.")
+        lines.append("Not measured: torch sees no GPU on this machine. The GPU table (a ~1B model in bf16: one "
+                     "process on one GPU, and DP over every GPU with NCCL when there are several) runs when one is there.")
     else:
         lines += ["| layout | GPUs | s/step | tokens/s | MFU |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {r['layout']} | {r['ranks']} | {r['seconds_per_step']:.3f} | {r['tokens_per_s']:,.0f} | "
                   f"{100 * r['mfu']:.1f}% |" for r in report["gpu"]]
         lines += ["", f"Peak: {report['gpu'][0]['peak_source']}."]
+        if len(report["gpu"]) == 1:
+            lines += ["", "One GPU visible: no data-parallel row (one training path: one process is the one-rank layout)."]
     return "\n".join(lines) + "\n"
 
 
@@ -174,10 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="out/bench", help="directory of parallel.md and parallel.json")
     p.add_argument("--worker", metavar="CONFIG", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
-    p.add_argument("--force-parallel", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.steps, args.result, args.force_parallel)
+        worker(args.worker, args.steps, args.result)
         return 0
     report = {"steps": args.steps, "repeats": args.repeats, "cpu_cores": os.cpu_count(),
               "cpu_model": f"{CPU_MODEL['n_layers']} layers x {CPU_MODEL['dim']}, vocabulary 80,000, "
@@ -188,12 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             if device == "cpu" or torch.cuda.is_available():
                 (Path(tmp) / device).mkdir()
                 report[device] = table(args.steps, args.repeats, Path(tmp) / device)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in (("parallel.json", json.dumps(report, indent=1) + "\n"), ("parallel.md", render(report))):
-        tmp_file = out / f".{name}.tmp"
-        tmp_file.write_text(text)
-        tmp_file.replace(out / name)
+    write_files(args.out, {"parallel.json": json.dumps(report, indent=1) + "\n", "parallel.md": render(report)})
     print(render(report))
     return 0
 

@@ -78,10 +78,9 @@ def run_case(name: str, steps: int, work: Path) -> dict:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     tps = steps * case["global_batch_tokens"] / seconds
-    params = sum(p.numel() for p in trainer.model.parameters())
     return {
         "case": name, "device": str(trainer.device) if trainer.device.type == "cpu" else torch.cuda.get_device_name(),
-        "dtype": str(trainer.autocast or torch.float32), "params": params, "seq_len": case["seq_len"],
+        "dtype": str(trainer.autocast or torch.float32), "params": trainer.n_parameters, "seq_len": case["seq_len"],
         "batch_tokens": case["global_batch_tokens"], "steps": steps, "seconds_per_step": seconds / steps,
         "tokens_per_s": tps, "tokens_per_s_per_core": tps / torch.get_num_threads() if trainer.device.type == "cpu" else None,
         "flops_per_token": trainer.flops_per_token, "peak_flops": trainer.peak, "peak_source": trainer.peak_source,

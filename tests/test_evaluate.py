@@ -175,7 +175,7 @@ def test_token_byte_lengths_refuse_a_tokenizer_that_is_not_byte_level():
 
 
 def save_run(run: Path, model: Transformer, trainer_config: dict) -> Path:
-    return save_checkpoint(run / "checkpoints", 12, model, torch.optim.AdamW(model.parameters()), {"config": trainer_config})
+    return save_checkpoint(run / "checkpoints", 12, [model], [torch.optim.AdamW(model.parameters())], {"config": trainer_config})
 
 
 def test_cli_writes_the_table_from_the_saved_config_or_a_config_file(data, tmp_path, capsys):

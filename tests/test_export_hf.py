@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -10,9 +11,10 @@ import transformers
 
 from tests.test_evaluate import CORPUS, small_tokenizer
 from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, load_tokenizer
+from train import checkpoint as ckpt
 from train.checkpoint import save_checkpoint
 from train.config import MODEL_CONFIG_DIR, load_model_config
-from train.evaluate import EvaluationError
+from train.evaluate import EvaluationError, find_checkpoint, load_model
 from train.export_hf import export, main
 from train.model import Transformer
 
@@ -40,7 +42,7 @@ def run(tokenizer_dir, tmp_path_factory):
             if name.endswith("norm.weight"):
                 p.uniform_(0.5, 1.5)
     root = tmp_path_factory.mktemp("run")
-    save_checkpoint(root / "checkpoints", 3, model, torch.optim.AdamW(model.parameters()), {"config": {"model": config.model_dump()}})
+    save_checkpoint(root / "checkpoints", 3, [model], [torch.optim.AdamW(model.parameters())], {"config": {"model": config.model_dump()}})
     return root, model
 
 
@@ -75,6 +77,27 @@ def test_bfloat16_export_is_close(run, tokenizer_dir, tmp_path):
     with torch.no_grad():
         diff = (model.eval()(tokens) - hf.float()(tokens).logits).abs().max()
     assert diff < 0.1 * model(tokens).abs().max()
+
+
+def test_export_and_evaluation_read_only_the_weights(run, tokenizer_dir, tmp_path, monkeypatch):
+    """Neither reads the optimizer state; the export reads one output file's tensors per load (1 MiB here)."""
+    loads = []
+
+    class RecordingReader(ckpt.SafeFileSystemReader):
+        def read_data(self, plan, planner):
+            loads.append({item.dest_index.fqn: math.prod(item.lengths) for item in plan.items})
+            return super().read_data(plan, planner)
+
+    monkeypatch.setattr(ckpt, "SafeFileSystemReader", RecordingReader)
+    root, model = run
+    export(root, tokenizer_dir, tmp_path / "hf", max_shard_mb=1)
+    weights = sorted("model." + name for name in model.state_dict())
+    assert sorted(name for load in loads for name in load) == weights  # each weight once, nothing else
+    largest = max(p.numel() for p in model.parameters())
+    assert len(loads) > 1 and all(4 * sum(load.values()) <= max(2**20, 4 * largest) for load in loads)
+    loads.clear()
+    load_model(find_checkpoint(root), model.config, torch.device("cpu"))
+    assert [sorted(load) for load in loads] == [weights]
 
 
 def test_autotokenizer_round_trip(run, tokenizer_dir, tmp_path):

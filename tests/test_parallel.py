@@ -1,8 +1,10 @@
-"""The parallel trainer on CPU (gloo, several processes) against one process: for a tiny fp32 model, 10
-steps at DP 2 (zero1, fsdp2, ddp), TP 2 with sequence parallel, PP 2 (1F1B and interleaved), DP 2 x TP 2,
-TP 2 x PP 2 and DP 2 x PP 2 give the same losses, gradient norms, final weights and held-out bits per
-byte; the zero1 optimizer state of a rank is a shard; a checkpoint saved at one layout resumes at
-another and continues the same curve.
+"""The trainer on CPU at several layouts (gloo, several processes) against one process: for a tiny fp32
+model, 10 steps at DP 2 (zero1, fsdp2, ddp), TP 2 with sequence parallel, PP 2 (1F1B and interleaved),
+DP 2 x TP 2, TP 2 x PP 2 and DP 2 x PP 2 give the same losses, gradient norms, final weights and
+held-out bits per byte; the zero1 optimizer state of a rank is a shard; a checkpoint saved at one
+layout resumes at another (DP 2 -> TP 2, DP 2 -> one process, one process -> PP 2, PP 2 -> one
+process) and continues the same curve, each rank reading only its own shards (recorded by
+``RecordingReader``).
 
 The layouts of 2 processes run in one launch (``torch.multiprocessing``), those of 4 in another; one
 more run goes through ``torchrun`` and the CLI. The results are compared here, in the parent.
@@ -17,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -24,21 +27,24 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import yaml
+from torch.distributed.checkpoint.metadata import TensorStorageMetadata
+from torch.distributed.checkpoint.planner import LoadItemType
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 from torch.distributed.tensor import DTensor
 
-from safetensors.torch import load_file
-
 from tests.test_pretrain import write_shards
 from train import checkpoint as ckpt
-from train import dist_checkpoint
-from train.config import load_train_config
+from train.config import ModelConfig, load_train_config
+from train.evaluate import load_model
 from train.pretrain import Trainer
 
 STEPS, RESUME_AT = 10, 5
 TOLERANCE = 1e-5
 MODEL = {"dim": 64, "n_layers": 4, "n_heads": 4, "head_dim": 16, "ffn_dim": 168, "vocab_size": 512,
          "max_seq_len": 64, "use_mup": True, "base_dim": 32}
+BLOCK_WEIGHTS = ["attention_norm.weight", "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
+                 "attention.wo.weight", "ffn_norm.weight", "feed_forward.w1.weight", "feed_forward.w3.weight",
+                 "feed_forward.w2.weight"]
 LAYOUTS = {  # name: (processes, parallel section)
     "dp2": (2, {"dp": 2}),
     "dp2_fsdp2": (2, {"dp": 2, "data_parallel": "fsdp2"}),
@@ -88,14 +94,84 @@ def replicas(t: torch.Tensor) -> int:
     return int(np.prod([t.device_mesh.size(d) for d, p in enumerate(t.placements) if p.is_replicate()]))
 
 
+# --- what each rank reads from a checkpoint ------------------------------------------------------------
+
+
+class RecordingReader(ckpt.SafeFileSystemReader):
+    """The trainer's checkpoint reader, recording every item this process's load plans read: its kind
+    (a tensor slice, or a value such as a learning rate), its destination's fully-qualified name, and for
+    a tensor the offsets and lengths of the slice in this rank's local shard."""
+
+    reads: ClassVar[list[tuple[str, str, tuple[int, ...], tuple[int, ...]]]] = []
+
+    def read_data(self, plan, planner):
+        RecordingReader.reads += [(item.type.name, item.dest_index.fqn, tuple(item.dest_offsets), tuple(item.lengths))
+                                  for item in plan.items]
+        return super().read_data(plan, planner)
+
+
+def resume_recording_reads(config: str, resume: str) -> tuple[Trainer, dict]:
+    """A trainer resumed from ``resume`` through ``RecordingReader``; what it read and what it holds: the
+    shape of its local shard of every tensor, and the names of its other values, as DCP names them."""
+    plain_reader, RecordingReader.reads = ckpt.SafeFileSystemReader, []
+    ckpt.SafeFileSystemReader = RecordingReader
+    try:
+        trainer = Trainer(load_train_config(config), resume=resume)
+    finally:
+        ckpt.SafeFileSystemReader = plain_reader
+    shapes, values = {}, []
+    for section, entries in ckpt.training_state(trainer.parts, trainer.optimizers).items():
+        for key, value in entries.items():
+            if torch.is_tensor(value):
+                shapes[f"{section}.{key}"] = tuple((value.to_local() if isinstance(value, DTensor) else value).shape)
+            else:
+                values.append(f"{section}.{key}")
+    return trainer, {"reads": list(RecordingReader.reads), "local_shapes": shapes, "local_values": values}
+
+
+def assert_reads_only_own_shards(per_rank: dict[int, dict], checkpoint_total: int) -> list[str]:
+    """Every rank's load plan covers each element of its own shards exactly once (no element twice, none
+    missing), requests no tensor or value it does not hold, and so reads as many elements as its local
+    shards hold; returns one line of figures per rank (``checkpoint_total``: the checkpoint's elements)."""
+    figures = []
+    for rank, r in sorted(per_rank.items()):
+        counts = {name: np.zeros(shape, dtype=np.int64) for name, shape in r["local_shapes"].items()}
+        values = []
+        for kind, name, offsets, lengths in r["reads"]:
+            if kind == LoadItemType.BYTE_IO.name:
+                values.append(name)
+                continue
+            assert name in counts, f"rank {rank} reads {name}, which it does not hold"
+            counts[name][tuple(slice(o, o + n) for o, n in zip(offsets, lengths))] += 1
+        for name, count in counts.items():
+            assert (count == 1).all(), f"rank {rank}: {name} read {count.min()} to {count.max()} times per element"
+        assert sorted(values) == sorted(r["local_values"]), f"rank {rank} reads other values than its own"
+        read = sum(int(np.prod(lengths)) for kind, _, _, lengths in r["reads"] if kind == LoadItemType.TENSOR.name)
+        local = sum(int(np.prod(shape)) for shape in r["local_shapes"].values())
+        assert read == local
+        figures.append(f"rank {rank}: {read:,} elements read = its local shards' {local:,} "
+                       f"({read / checkpoint_total:.1%} of the checkpoint's {checkpoint_total:,})")
+    return figures
+
+
+def checkpoint_elements(path) -> int:
+    """Elements of every tensor (model and optimizer state) in a checkpoint, from its metadata."""
+    metadata = ckpt.SafeFileSystemReader(path).read_metadata()
+    return sum(int(np.prod(md.size)) for md in metadata.state_dict_metadata.values() if isinstance(md, TensorStorageMetadata))
+
+
 def _worker(rank: int, world: int, port: int, jobs: list[tuple[str, str]], queue) -> None:
+    """Run the jobs (config, resume) in turn; a resumed job's reads are recorded."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     results = []
     for config, resume in jobs:
-        trainer = Trainer(load_train_config(config), resume=resume)
-        results.append(summary(trainer, trainer.run()))
+        if resume == "none":
+            trainer, reads = Trainer(load_train_config(config), resume=resume), {}
+        else:
+            trainer, reads = resume_recording_reads(config, resume)
+        results.append({**summary(trainer, trainer.run()), **reads})
     queue.put((rank, results))
     dist.destroy_process_group()
 
@@ -156,17 +232,21 @@ def reference(tmp_path_factory, shards):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, shards, reference):
     """Every layout's run, one launch per process count (the layouts' meshes one after the other in one
-    process group), and DP 2 -> TP 2: the dp2 run's checkpoint of step 5 resumed at TP 2."""
+    process group), and two resumed runs of 2 processes: the dp2 run's checkpoint of step 5 at TP 2, and
+    the one-process run's at PP 2."""
     tmp = tmp_path_factory.mktemp("layouts")
-    dp2_checkpoint = tmp / "dp2" / "checkpoints" / f"step-{RESUME_AT:08d}"
+    resumed = {  # name: (layout, checkpoint of step 5)
+        "dp2_to_tp2": ("tp2_sp", tmp / "dp2" / "checkpoints" / f"step-{RESUME_AT:08d}"),
+        "one_to_pp2": ("pp2_1f1b", reference["dir"] / "checkpoints" / f"step-{RESUME_AT:08d}"),
+    }
     out, started = {}, time.monotonic()
     for world in sorted({w for w, _ in LAYOUTS.values()}):
         names = [name for name, (w, _) in LAYOUTS.items() if w == world]
         jobs = [(write_run(tmp / f"{name}.yaml", shards, tmp / name, parallel=LAYOUTS[name][1]), "none") for name in names]
-        if world == 2:
-            names.append("dp2_to_tp2")
-            jobs.append((write_run(tmp / "dp2_to_tp2.yaml", shards, tmp / "dp2_to_tp2", parallel=LAYOUTS["tp2_sp"][1]),
-                         str(dp2_checkpoint)))
+        for name, (layout, checkpoint) in resumed.items():
+            if LAYOUTS[layout][0] == world:
+                names.append(name)
+                jobs.append((write_run(tmp / f"{name}.yaml", shards, tmp / name, parallel=LAYOUTS[layout][1]), str(checkpoint)))
         out.update(zip(names, launch(world, jobs)))
     out["dir"], out["seconds"] = tmp, time.monotonic() - started
     return out
@@ -201,35 +281,71 @@ def test_ddp_keeps_the_whole_optimizer_state(runs, reference):
     assert [s["optimizer_numel"] for s in runs["dp2_ddp"].values()] == [total, total]
 
 
+def assert_continues_the_curve(per_rank: dict[int, dict], reference: dict) -> None:
+    np.testing.assert_allclose(per_rank[0]["losses"], reference["losses"][RESUME_AT:], rtol=0, atol=TOLERANCE)
+    assert max_weight_difference(merged_weights(per_rank), reference["weights"]) < TOLERANCE
+
+
 def test_dp2_checkpoint_resumes_at_tp2(runs, reference):
-    resumed = runs["dp2_to_tp2"][0]
-    np.testing.assert_allclose(resumed["losses"], reference["losses"][RESUME_AT:], rtol=0, atol=TOLERANCE)
-    assert max_weight_difference(merged_weights(runs["dp2_to_tp2"]), reference["weights"]) < TOLERANCE
+    """Saved as two halves of every row range (FSDP), read as column and row halves (TP): each rank
+    requests only the slices of its TP shard."""
+    assert_continues_the_curve(runs["dp2_to_tp2"], reference)
+    path = runs["dir"] / "dp2" / "checkpoints" / f"step-{RESUME_AT:08d}"
+    figures = assert_reads_only_own_shards(runs["dp2_to_tp2"], checkpoint_elements(path))
+    print("DP 2 -> TP 2:", "; ".join(figures))
+    for r in runs["dp2_to_tp2"].values():  # less than the whole: the matrices are split, the norm gains replicated
+        assert sum(int(np.prod(s)) for s in r["local_shapes"].values()) < 0.6 * checkpoint_elements(path)
+
+
+def test_dp2_checkpoint_resumes_in_one_process(tmp_path, shards, runs, reference):
+    """DP 2 -> one process: the one rank reads every element once, without any process group."""
+    path = runs["dir"] / "dp2" / "checkpoints" / f"step-{RESUME_AT:08d}"
+    trainer, reads = resume_recording_reads(write_run(tmp_path / "run.yaml", shards, tmp_path / "run"), str(path))
+    assert trainer.state.step == RESUME_AT
+    assert_continues_the_curve({0: summary(trainer, trainer.run())}, reference)
+    figures = assert_reads_only_own_shards({0: reads}, checkpoint_elements(path))
+    print("DP 2 -> one process:", "; ".join(figures))
+    assert sum(int(np.prod(s)) for s in reads["local_shapes"].values()) == checkpoint_elements(path)
+
+
+def test_one_process_checkpoint_resumes_at_pp2(runs, reference):
+    """One process -> PP 2: each pipeline rank requests its own stage's parameters and optimizer state, and
+    nothing of the other stage's."""
+    per_rank = runs["one_to_pp2"]
+    assert_continues_the_curve(per_rank, reference)
+    path = reference["dir"] / "checkpoints" / f"step-{RESUME_AT:08d}"
+    figures = assert_reads_only_own_shards(per_rank, checkpoint_elements(path))
+    print("one process -> PP 2:", "; ".join(figures))
+    requested = {rank: {name for _, name, _, _ in r["reads"]} for rank, r in per_rank.items()}
+    held = {rank: set(r["local_shapes"]) | set(r["local_values"]) for rank, r in per_rank.items()}
+    assert not requested[0] & held[1] and not requested[1] & held[0]
+    assert {n for n in requested[0] if n.startswith("model.")} == {
+        "model.tok_embeddings.weight", *(f"model.layers.{i}.{w}" for i in (0, 1) for w in BLOCK_WEIGHTS)}
+    assert {n for n in requested[1] if n.startswith("model.")} == {
+        "model.norm.weight", "model.output.weight", *(f"model.layers.{i}.{w}" for i in (2, 3) for w in BLOCK_WEIGHTS)}
 
 
 def test_pp2_checkpoint_resumes_in_one_process(tmp_path, shards, runs, reference):
-    """PP 2 -> PP 1: the distributed checkpoint loaded without any process group."""
+    """PP 2 -> PP 1: the checkpoint loaded without any process group."""
     path = runs["dir"] / "pp2_1f1b" / "checkpoints" / f"step-{RESUME_AT:08d}"
-    assert dist_checkpoint.checkpoint_format(path) == dist_checkpoint.FORMAT
+    assert ckpt.verify(path)["world_size"] == 2
     trainer = Trainer(load_train_config(write_run(tmp_path / "run.yaml", shards, tmp_path / "run")), resume=str(path))
     assert trainer.state.step == RESUME_AT
-    history = trainer.run()
-    np.testing.assert_allclose([r["loss"] for r in history], reference["losses"][RESUME_AT:], rtol=0, atol=TOLERANCE)
-    weights = {k: v.detach().numpy() for k, v in trainer.model.state_dict().items()}
-    assert max_weight_difference(weights, reference["weights"]) < TOLERANCE
+    assert_continues_the_curve({0: summary(trainer, trainer.run())}, reference)
 
 
-def test_distributed_checkpoint_rewritten_for_one_process(tmp_path, runs, reference):
-    """TP 2 x PP 2's last checkpoint in the single-process format (what evaluation and export read)."""
-    path = dist_checkpoint.to_single_process(runs["dir"] / "tp2_pp2" / "checkpoints" / f"step-{STEPS:08d}", tmp_path)
-    assert ckpt.latest_checkpoint(tmp_path) == path and ckpt.verify(path)["step"] == STEPS
-    weights = {k: v.numpy() for k, v in load_file(path / ckpt.MODEL_FILE).items()}
+def test_parallel_checkpoint_is_read_for_evaluation(runs, reference):
+    """TP 2 x PP 2's last checkpoint read straight into one model, as evaluation and export read it."""
+    path = runs["dir"] / "tp2_pp2" / "checkpoints" / f"step-{STEPS:08d}"
+    assert ckpt.verify(path)["world_size"] == 4
+    model = load_model(path, ModelConfig.model_validate(ckpt.verify(path)["trainer"]["config"]["model"]), torch.device("cpu"))
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     assert max_weight_difference(weights, reference["weights"]) < TOLERANCE
 
 
 def test_one_process_checkpoint_resumes_under_torchrun(tmp_path, shards, reference):
-    """The CLI under torchrun (TP 2 x PP ... as `make train` runs it): one process's safetensors checkpoint of
-    step 5, resumed with --resume auto at PP 2, continues the curve; its own checkpoints are DCP."""
+    """The CLI under torchrun (as `make train NPROC=2 PP=2` runs it): one process's checkpoint of step 5,
+    resumed with --resume auto at PP 2, continues the curve and writes checkpoints of 2 ranks."""
     run = tmp_path / "run"
     src = reference["dir"] / "checkpoints" / f"step-{RESUME_AT:08d}"
     shutil.copytree(src, run / "checkpoints" / src.name)
@@ -242,7 +358,7 @@ def test_one_process_checkpoint_resumes_under_torchrun(tmp_path, shards, referen
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in rows if "loss" in r]
     np.testing.assert_allclose(losses, reference["losses"][RESUME_AT:], rtol=0, atol=TOLERANCE)
-    assert dist_checkpoint.checkpoint_format(run / "checkpoints" / f"step-{STEPS:08d}") == dist_checkpoint.FORMAT
+    assert ckpt.verify(run / "checkpoints" / f"step-{STEPS:08d}")["world_size"] == 2
 
 
 def test_corrupt_distributed_checkpoint_is_skipped(runs):
@@ -252,13 +368,14 @@ def test_corrupt_distributed_checkpoint_is_skipped(runs):
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 1
     shard.write_bytes(bytes(data))
-    with pytest.raises(dist_checkpoint.CheckpointError, match="corrupt"):
-        dist_checkpoint.verify(newest)
-    assert dist_checkpoint.latest_checkpoint(root) == root / f"step-{RESUME_AT:08d}"
+    with pytest.raises(ckpt.CheckpointError, match="corrupt"):
+        ckpt.verify(newest)
+    assert ckpt.latest_checkpoint(root) == root / f"step-{RESUME_AT:08d}"
 
 
 def test_metadata_that_names_other_code_is_refused(runs, tmp_path):
-    """A crafted .metadata (a pickle that would call os.system) is refused before anything runs."""
+    """A crafted .metadata (a pickle that would call os.system) is refused before anything runs, read
+    directly or through a load."""
     import pickle
 
     class Exploit:
@@ -266,10 +383,12 @@ def test_metadata_that_names_other_code_is_refused(runs, tmp_path):
             return (os.system, ("touch " + str(tmp_path / "pwned"),))
 
     src = runs["dir"] / "dp2_ddp" / "checkpoints" / f"step-{RESUME_AT:08d}"
-    (src / dist_checkpoint.METADATA_FILE).write_bytes(pickle.dumps(Exploit()))
-    reader = dist_checkpoint.SafeFileSystemReader(src)
-    with pytest.raises(dist_checkpoint.CheckpointError, match="refusing"):
+    (src / ckpt.METADATA_FILE).write_bytes(pickle.dumps(Exploit()))
+    reader = ckpt.SafeFileSystemReader(src)
+    with pytest.raises(ckpt.CheckpointError, match="refusing"):
         reader.read_metadata()
+    with pytest.raises(ckpt.CheckpointError, match="refusing"):
+        ckpt.load_model_tensors(src, {"norm.weight": torch.empty(MODEL["dim"])})
     assert not (tmp_path / "pwned").exists()
 
 

@@ -4,6 +4,7 @@ corrupt or truncated checkpoints are refused and skipped, NaN and spiking steps 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -87,16 +88,20 @@ def test_stopped_and_resumed_run_is_bit_identical(tmp_path, shards):
     straight.run()
     # The same run stopped after step 6 (its last checkpoint), then resumed from there.
     first = Trainer(load_train_config(run_config(resumed_dir, shards, max_steps=6)), resume="none")
+    torch.rand(3)  # the RNG moves on (as dropout would move it); the checkpoint records where it is
     first.run()
+    saved_rng = torch.get_rng_state()
     resumed = Trainer(load_train_config(run_config(resumed_dir, shards)), resume="auto")
     assert resumed.state.step == 6  # the checkpoint written when the first part stopped
+    assert torch.equal(torch.get_rng_state(), saved_rng)  # not the fresh trainer's
     resumed.run()
     assert losses(straight_dir / "run") == losses(resumed_dir / "run")
-    for (name, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+    (straight_model,), (resumed_model,) = straight.parts, resumed.parts
+    for (name, a), (_, b) in zip(straight_model.state_dict().items(), resumed_model.state_dict().items()):
         assert torch.equal(a, b), name
-    params_b = dict(resumed.model.named_parameters())
-    for name, p in straight.model.named_parameters():
-        a, b = straight.optimizer.state[p], resumed.optimizer.state[params_b[name]]
+    params_b = dict(resumed_model.named_parameters())
+    for name, p in straight_model.named_parameters():
+        a, b = straight.optimizers[0].state[p], resumed.optimizers[0].state[params_b[name]]
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
 
 
@@ -104,21 +109,25 @@ def test_corrupt_or_truncated_checkpoint_is_refused_and_auto_falls_back(tmp_path
     Trainer(load_train_config(run_config(tmp_path, shards, max_steps=8)), resume="none").run()
     root = tmp_path / "run" / "checkpoints"
     newest = ckpt.step_dir(root, 8)
-    model_file = newest / ckpt.MODEL_FILE
-    data = model_file.read_bytes()
-    model_file.write_bytes(data[: len(data) // 2])
+    (shard_file,) = newest.glob("__0_*.distcp")  # one process: one file of weights and AdamW state
+    data = shard_file.read_bytes()
+    shard_file.write_bytes(data[: len(data) // 2])
     with pytest.raises(ckpt.CheckpointError, match="truncated"):
         ckpt.verify(newest)
-    model_file.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, one bit flipped
+    shard_file.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, one bit flipped
     with pytest.raises(ckpt.CheckpointError, match="corrupt"):
         ckpt.verify(newest)
     assert ckpt.latest_checkpoint(root) == ckpt.step_dir(root, 4)
     assert "skipping checkpoint" in caplog.text
     resumed = Trainer(load_train_config(run_config(tmp_path, shards)), resume="auto")
     assert resumed.state.step == 4
-    # A crash mid-save leaves only a .tmp- directory, never taken for a checkpoint.
-    (root / ".tmp-step-00000012-dead").mkdir()
+    # A crash mid-save leaves only a ._tmp- directory, never taken for a checkpoint; nor is one without trainer.json.
+    (root / "step-00000012._tmp-dead").mkdir()
+    shutil.copytree(ckpt.step_dir(root, 4), ckpt.step_dir(root, 16))
+    (ckpt.step_dir(root, 16) / ckpt.TRAINER_FILE).unlink()
     assert ckpt.latest_checkpoint(root) == ckpt.step_dir(root, 4)
+    ckpt.prune(root, None)  # as after every save: the interrupted save's directory goes, the checkpoints stay
+    assert not (root / "step-00000012._tmp-dead").exists() and len(ckpt.list_checkpoints(root)) == 3
     # A named checkpoint that is corrupt is a clear error from the CLI.
     code = main(["--config", run_config(tmp_path, shards), "--resume", str(newest)])
     assert code == 2
@@ -127,13 +136,14 @@ def test_corrupt_or_truncated_checkpoint_is_refused_and_auto_falls_back(tmp_path
 def test_nan_and_spike_steps_are_skipped_and_too_many_stop(tmp_path, shards):
     trainer = Trainer(load_train_config(run_config(tmp_path, shards, spikes={"warmup_steps": 0, "max_consecutive": 3})), resume="none")
     trainer.train_step()
-    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    (model,) = trainer.parts
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     trainer.state.loss_ema = 0.01  # any real loss is now a spike
     row = trainer.train_step()
     assert row["skipped"] == "spike" and trainer.state.skipped_total == 1
-    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())  # no update
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # no update
     with torch.no_grad():
-        trainer.model.output.weight[0, 0] = float("nan")
+        model.output.weight[0, 0] = float("nan")
     assert trainer.train_step()["skipped"] == "nan"
     with pytest.raises(TrainingStopped, match="3 steps skipped in a row"):
         trainer.train_step()

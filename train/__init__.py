@@ -1,1 +1,1 @@
-"""The Tele-FLM trainer: model, muP, parallelism, evaluation (issues 5 and 6)."""
+"""The Tele-FLM trainer: model, muP, parallelism, checkpoints, evaluation and export."""

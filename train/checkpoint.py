@@ -1,120 +1,203 @@
-"""Atomic, pickle-free training checkpoints that resume bit-exactly.
+"""Training checkpoints: torch distributed checkpoints (DCP), atomic, resumable at any layout, never running code on load.
 
 A checkpoint is a directory ``ROOT/step-00000100/``::
 
-    model.safetensors      the model's state dict
-    optimizer.safetensors  every tensor of the optimizer state, keyed ``<param name>/<state key>``
-    trainer.json           step, schedule, data position, RNG states, the optimizer's param groups,
-                           the config, and the SHA-256 and size of both tensor files
+    .metadata            DCP's index: which file holds which slice of every tensor, by fully-qualified name
+    __<rank>_<i>.distcp  the shards each rank wrote: model weights and AdamW state
+    trainer.json         format, step, ranks, run state, data fingerprint, configs, RNG states, and the size
+                         and SHA-256 of every other file
 
-It is written into ``ROOT/.tmp-step-*``, every file fsynced, then renamed into place and the parent
-fsynced: a crash leaves a ``.tmp-*`` directory that is never taken for a checkpoint. Loading reads
-safetensors and JSON only, so a checkpoint can never run code (no unpickling); a file whose size or
-digest differs from what ``trainer.json`` recorded is reported as corrupt, and ``latest`` falls back
-to the newest checkpoint that verifies.
+One format at every layout, one process included (DCP saves and loads without a process group). The
+state is ``{"model": ..., "optimizer": ...}`` from ``get_model_state_dict`` / ``get_optimizer_state_dict``:
+weights keyed by parameter name, AdamW state and hyper-parameters flattened per parameter
+(``optimizer.state.layers.3.attention.wq.weight.exp_avg``), so nothing depends on how the model was cut
+or sharded. Every rank writes only its own shards, and loads into its own: DCP plans a rank's reads from
+its state dict (the local DTensor shards of its pipeline stages), so each rank requests only the slices
+of its own parameters and optimizer state (DP 2 -> TP 2, one process -> PP 2, PP 2 -> one process, ...)
+and none holds the whole model. ``load_model_tensors`` reads some of the model's tensors (a partial state
+dict, no optimizer state), which is how evaluation and the Hugging Face export read a checkpoint.
+
+Atomic: every rank writes into ``ROOT/step-N._tmp-*`` (the name chosen by rank 0), fsyncs and hashes the
+files it wrote; rank 0 writes ``trainer.json`` last and publishes the directory (fsync, rename, fsync of
+the parent: ``datapipe.io.publish``); the other ranks wait at a barrier. ``verify`` checks every
+recorded file (under a process group the hashing is split over the ranks), so ``latest_checkpoint``
+skips a corrupt or incomplete checkpoint; only the newest ``keep_last`` are kept.
+
+Safe loading: DCP's ``FileSystemReader`` reads ``.metadata`` with ``pickle.load`` and its default planner
+reads non-tensor values with ``torch.load(weights_only=False)``; either would run whatever code a crafted
+file names. ``SafeFileSystemReader`` unpickles the metadata with an allow-list (DCP's metadata
+dataclasses, ``torch.Size``, torch dtypes and layouts, a few builtins; any other global is refused) and
+``SafeLoadPlanner`` reads values with ``weights_only=True``; tensors are already read with
+``weights_only=True`` by DCP itself. The allow-list holds classes whose unpickling only builds data
+(dataclasses, ``torch.Size``, ``pathlib.PosixPath``) and ``torch.serialization._get_layout``, which
+looks a layout up by name.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import logging
-import os
+import pickle
 import random
 import shutil
-import uuid
-from dataclasses import dataclass
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+import torch.distributed.checkpoint as dcp
+from torch import nn
+from torch.distributed.checkpoint import FileSystemReader, FileSystemWriter
+from torch.distributed.checkpoint import metadata as dcp_metadata
+from torch.distributed.checkpoint._traverse import set_element
+from torch.distributed.checkpoint.api import CheckpointException
+from torch.distributed.checkpoint.default_planner import DefaultLoadPlanner
+from torch.distributed.checkpoint.filesystem import _StorageInfo
+from torch.distributed.checkpoint.planner import ReadItem
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
+
+from datapipe.io import fsync, publish, temporary_sibling
+from train.collectives import barrier, from_rank0, gather_to_all, rank_and_world
 
 log = logging.getLogger("train.checkpoint")
 
-MODEL_FILE = "model.safetensors"
-OPTIMIZER_FILE = "optimizer.safetensors"
+FORMAT = "dcp-1"
 TRAINER_FILE = "trainer.json"
-FORMAT_VERSION = 1
+METADATA_FILE = ".metadata"
+MODEL_KEY = "model"
+FLAT = StateDictOptions(flatten_optimizer_state_dict=True)
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, incomplete or corrupt; the message says which file and why."""
+    """A checkpoint is missing, incomplete, corrupt or unsafe; the message says which file and why."""
 
 
 def step_dir(root: str | Path, step: int) -> Path:
     return Path(root) / f"step-{step:08d}"
 
 
-# --- RNG state ----------------------------------------------------------------------------------
+# --- safe loading -----------------------------------------------------------------------------------
+
+_ALLOWED_GLOBALS = {
+    *((dcp_metadata.__name__, name) for name in (
+        "Metadata", "MetadataIndex", "TensorStorageMetadata", "BytesStorageMetadata", "ChunkStorageMetadata",
+        "TensorProperties", "StorageMeta", "_MEM_FORMAT_ENCODING")),
+    (_StorageInfo.__module__, _StorageInfo.__name__),
+    ("torch", "Size"),
+    ("torch.serialization", "_get_layout"),  # a torch.layout by its name ("torch.strided"): a dict lookup
+    ("pathlib", "PosixPath"),  # StorageMeta.checkpoint_id
+    ("collections", "OrderedDict"),
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "tuple"), ("builtins", "list"), ("builtins", "dict"),
+}
 
 
-def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
-    """Every RNG the training step draws from: tensors for torch (CPU and each CUDA device), JSON for Python."""
-    tensors = {"rng/torch": torch.get_rng_state()}
+class _MetadataUnpickler(pickle.Unpickler):
+    """Unpickles DCP's metadata and nothing else: every global outside the allow-list is refused."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
+            return getattr(torch, name)
+        raise CheckpointError(f"checkpoint metadata names {module}.{name}, which is not DCP metadata: refusing to load it")
+
+
+class SafeFileSystemReader(FileSystemReader):
+    """DCP's file reader with the metadata unpickled through ``_MetadataUnpickler``."""
+
+    def read_metadata(self, *args, **kwargs) -> dcp_metadata.Metadata:
+        rank = kwargs.get("rank")
+        with self.fs.create_stream(self._get_metadata_path(rank), "rb") as f:
+            metadata = _MetadataUnpickler(f).load()
+        if not isinstance(metadata, dcp_metadata.Metadata):
+            raise CheckpointError(f"{self.path}: {METADATA_FILE} holds a {type(metadata).__name__}, not DCP metadata")
+        if getattr(metadata, "storage_meta", None) is None:
+            metadata.storage_meta = dcp_metadata.StorageMeta()
+        metadata.storage_meta.load_id = self.load_id
+        return metadata
+
+
+class SafeLoadPlanner(DefaultLoadPlanner):
+    """DCP's default planner, reading non-tensor values (hyper-parameters) with ``weights_only=True``."""
+
+    def load_bytes(self, read_item: ReadItem, value: io.BytesIO) -> None:
+        loaded = torch.load(value, weights_only=True)
+        if self.flatten_state_dict:
+            set_element(self.original_state_dict, self.mappings[read_item.dest_index.fqn], loaded)
+        else:
+            self.state_dict[read_item.dest_index.fqn] = loaded
+
+
+@contextmanager
+def _single_process_is_intended():
+    """DCP warns when it runs without a process group; here one process is a layout like any other."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
+
+
+def _dcp_load(state: dict, path: Path) -> None:
+    """Read ``state``'s tensors and values in place from the checkpoint ``path``: only what ``state`` holds.
+    A failure on any rank is one ``CheckpointError`` naming the first rank's cause."""
+    with _single_process_is_intended():
+        try:
+            dcp.load(state, storage_reader=SafeFileSystemReader(path), planner=SafeLoadPlanner())
+        except CheckpointException as exc:
+            cause = next(iter(exc.failures.values()))[0]
+            if isinstance(cause, CheckpointError):
+                raise cause from None
+            raise CheckpointError(f"{path}: does not fit this model ({' '.join(str(cause).split())[:400]})") from None
+
+
+# --- state ------------------------------------------------------------------------------------------
+
+
+def rng_state() -> dict:
+    """Rank 0's RNG states as JSON: torch's (CPU and each CUDA device) as base64 bytes, Python's as a list."""
+    tensors = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng/cuda{i}"] = s
+        tensors |= {f"cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
     version, internal, gauss = random.getstate()
-    return tensors, {"python": [version, list(internal), gauss]}
+    return {"tensors": {k: base64.b64encode(v.numpy().tobytes()).decode() for k, v in tensors.items()},
+            "python": [version, list(internal), gauss]}
 
 
-def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    torch.set_rng_state(tensors["rng/torch"])
-    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng/cuda"))]
+def set_rng_state(state: dict) -> None:
+    tensors = {k: torch.frombuffer(bytearray(base64.b64decode(v)), dtype=torch.uint8) for k, v in state["tensors"].items()}
+    torch.set_rng_state(tensors["torch"])
+    cuda = [tensors[f"cuda{i}"] for i in range(sum(k.startswith("cuda") for k in tensors))]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
-    version, internal, gauss = meta["python"]
+    version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
 
 
-# --- optimizer state as flat tensors + JSON --------------------------------------------------------
+def _part_states(parts: list[nn.Module], optimizers: list[torch.optim.Optimizer]) -> list[tuple[dict, dict]]:
+    """Each part's model and flattened optimizer state dicts (this rank's shards), keyed by parameter name."""
+    return [(get_model_state_dict(part), get_optimizer_state_dict(part, opt, options=FLAT))
+            for part, opt in zip(parts, optimizers)]
 
 
-def optimizer_to_flat(optimizer: torch.optim.Optimizer, names: dict[int, str]) -> tuple[dict[str, torch.Tensor], list[dict]]:
-    """The optimizer state as ``{"<param name>/<key>": tensor}`` and its param groups as JSON-able dicts
-    (parameters by name, so a checkpoint does not depend on the order parameters were registered)."""
-    sd = optimizer.state_dict()
-    index_to_name = {}
-    for group, sd_group in zip(optimizer.param_groups, sd["param_groups"]):
-        for p, idx in zip(group["params"], sd_group["params"]):
-            index_to_name[idx] = names[id(p)]
-    tensors = {}
-    for idx, state in sd["state"].items():
-        for key, value in state.items():
-            if not torch.is_tensor(value):
-                value = torch.tensor(value)
-            tensors[f"{index_to_name[idx]}/{key}"] = value.detach().contiguous().cpu()
-    groups = []
-    for g in sd["param_groups"]:
-        out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items() if k != "params"}
-        out["params"] = [index_to_name[i] for i in g["params"]]
-        groups.append(out)
-    return tensors, groups
+def training_state(parts: list[nn.Module], optimizers: list[torch.optim.Optimizer]) -> dict:
+    """What a checkpoint holds of this rank: ``{"model": {name: shard}, "optimizer": {flat key: value}}``."""
+    return _merged(_part_states(parts, optimizers))
 
 
-def optimizer_from_flat(optimizer: torch.optim.Optimizer, names: dict[int, str], tensors: dict[str, torch.Tensor],
-                        groups: list[dict]) -> None:
-    current = [[names[id(p)] for p in g["params"]] for g in optimizer.param_groups]
-    saved = [g["params"] for g in groups]
-    if current != saved:
-        raise CheckpointError("the optimizer's parameter groups differ from the checkpoint's (another model or config?)")
-    name_to_index = {name: i for i, name in enumerate(n for g in current for n in g)}
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        name, _, skey = key.rpartition("/")
-        state.setdefault(name_to_index[name], {})[skey] = value
-    param_groups = []
-    for g in groups:
-        g = dict(g)
-        g["params"] = [name_to_index[n] for n in g["params"]]
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-        param_groups.append(g)
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+def _merged(states: list[tuple[dict, dict]]) -> dict:
+    return {MODEL_KEY: {k: v for m, _ in states for k, v in m.items()},
+            "optimizer": {k: v for _, o in states for k, v in o.items()}}
 
 
-# --- save / load ---------------------------------------------------------------------------------
+# --- save ---------------------------------------------------------------------------------------------
 
 
 def sha256_file(path: Path) -> str:
@@ -126,59 +209,60 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def fsync_path(path: Path) -> None:
-    """Flush a file or a directory (a rename is durable once its directory is) to the disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _record_written(path: Path) -> dict:
+    """Flush a file this rank wrote to the disk; its size and SHA-256 for ``trainer.json``."""
+    fsync(path)
+    return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
-def save_checkpoint(root: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimizers: list[torch.optim.Optimizer],
                     trainer_state: dict, keep_last: int | None = None) -> Path:
-    """Write the checkpoint of ``step`` atomically; ``trainer_state`` is JSON (schedule, data position,
-    counters, config). Keeps the newest ``keep_last`` complete checkpoints when given."""
+    """Write the checkpoint of ``step`` (every rank calls it: under a process group it is a collective);
+    ``trainer_state`` is JSON. Keeps the newest ``keep_last`` checkpoints when given."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    rank, world = rank_and_world()
     final = step_dir(root, step)
-    tmp = root / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = Path(from_rank0(temporary_sibling(str(final))))
+    if rank == 0:
+        tmp.mkdir(parents=True)
+    barrier()
     try:
-        names = {id(p): n for n, p in model.named_parameters()}
-        model_sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        opt_tensors, groups = optimizer_to_flat(optimizer, names)
-        rng_tensors, rng_meta = rng_state()
-        save_file(model_sd, tmp / MODEL_FILE)
-        save_file({**opt_tensors, **rng_tensors}, tmp / OPTIMIZER_FILE)
-        files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)} for name in (MODEL_FILE, OPTIMIZER_FILE)}
-        meta = {"format": FORMAT_VERSION, "step": step, "files": files, "optimizer_groups": groups, "rng": rng_meta,
-                "trainer": trainer_state}
-        (tmp / TRAINER_FILE).write_text(json.dumps(meta, indent=1) + "\n")
-        for name in (MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE):
-            fsync_path(tmp / name)
-        publish(tmp, final)
+        with _single_process_is_intended():
+            dcp.save(training_state(parts, optimizers), storage_writer=FileSystemWriter(tmp))
+        mine = sorted(tmp.glob(f"__{rank}_*")) + ([tmp / METADATA_FILE] if rank == 0 else [])
+        files = {}
+        for rank_files in gather_to_all({f.name: _record_written(f) for f in mine}):
+            files.update(rank_files)
+        if rank == 0:
+            unrecorded = sorted({f.name for f in tmp.iterdir()} - set(files))
+            if unrecorded:
+                raise CheckpointError(f"{tmp}: files no rank accounts for: {unrecorded[:5]}")
+            meta = {"format": FORMAT, "step": step, "world_size": world, "files": files, "rng": rng_state(),
+                    "trainer": trainer_state}
+            (tmp / TRAINER_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+            fsync(tmp / TRAINER_FILE)
+            publish(tmp, final, durable=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
-    prune(root, keep_last)
+    barrier()
+    if rank == 0:
+        prune(root, keep_last)
     return final
 
 
-def publish(tmp: Path, final: Path) -> None:
-    """Make the complete, fsynced checkpoint directory ``tmp`` the checkpoint ``final``, durably."""
-    fsync_path(tmp)
-    if final.exists():  # a re-run of the same step: replace it only now that the new one is complete
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    fsync_path(final.parent)
-
-
 def prune(root: str | Path, keep_last: int | None) -> None:
-    """Remove all but the newest ``keep_last`` checkpoints (none when ``keep_last`` is None)."""
+    """Remove all but the newest ``keep_last`` checkpoints (none when ``keep_last`` is None), and what
+    interrupted saves left (``step-N._tmp-*``): it runs once a save is complete, when none is in flight."""
+    for leftover in Path(root).glob("step-*._tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     if keep_last:
         for old in list_checkpoints(root)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+# --- verify and find ------------------------------------------------------------------------------------
 
 
 def list_checkpoints(root: str | Path) -> list[Path]:
@@ -189,60 +273,93 @@ def list_checkpoints(root: str | Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit())
 
 
-def verify(path: Path) -> dict:
-    """The checkpoint's ``trainer.json`` once every file is present with the recorded size and digest."""
+def _read_trainer_file(path: Path) -> dict:
+    """A checkpoint's ``trainer.json``, once it exists, parses and is of this format (files not checked)."""
     meta_path = path / TRAINER_FILE
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint not found: {path}")
     if not meta_path.is_file():
         raise CheckpointError(f"{path}: incomplete, {TRAINER_FILE} is missing")
     try:
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{meta_path}: corrupt ({exc})") from None
-    if meta.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT_VERSION}")
-    for name, want in meta["files"].items():
-        f = path / name
-        if not f.is_file():
-            raise CheckpointError(f"{f}: missing")
-        if f.stat().st_size != want["bytes"]:
-            raise CheckpointError(f"{f}: truncated or padded ({f.stat().st_size} bytes, expected {want['bytes']})")
-        if sha256_file(f) != want["sha256"]:
-            raise CheckpointError(f"{f}: corrupt (SHA-256 differs from the one recorded at save time)")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{meta_path}: format {found!r}, expected {FORMAT!r} (a torch distributed checkpoint)")
     return meta
 
 
-def latest_checkpoint(root: str | Path) -> Path | None:
-    """The newest checkpoint that verifies; corrupt or incomplete newer ones are skipped with a warning."""
+def _file_problems(path: Path, files: dict, share: slice) -> list[str]:
+    problems = []
+    for name in sorted(files)[share]:
+        want, f = files[name], path / name
+        if not f.is_file():
+            problems.append(f"{f}: missing")
+        elif f.stat().st_size != want["bytes"]:
+            problems.append(f"{f}: truncated or padded ({f.stat().st_size} bytes, expected {want['bytes']})")
+        elif sha256_file(f) != want["sha256"]:
+            problems.append(f"{f}: corrupt (SHA-256 differs from the one recorded at save time)")
+    return problems
+
+
+def verify(path: str | Path) -> dict:
+    """The checkpoint's ``trainer.json`` once every file it records has the recorded size and SHA-256.
+    Under a process group it is a collective, so that all ranks decide alike: each rank hashes a share."""
+    path = Path(path)
+    rank, world = rank_and_world()
+    try:
+        meta = _read_trainer_file(path)
+        problems = _file_problems(path, meta["files"], slice(rank, None, world))
+    except CheckpointError as exc:
+        meta, problems = None, [str(exc)]
+    problems = [p for rank_problems in gather_to_all(problems) for p in rank_problems]
+    if problems:
+        raise CheckpointError("; ".join(dict.fromkeys(problems)))
+    return meta
+
+
+def newest_verified(root: str | Path) -> tuple[Path, dict] | None:
+    """The newest checkpoint that verifies and its ``trainer.json``; corrupt or incomplete newer ones are
+    skipped with a warning."""
     for path in reversed(list_checkpoints(root)):
         try:
-            verify(path)
-            return path
+            return path, verify(path)
         except CheckpointError as exc:
             log.warning("skipping checkpoint: %s", exc)
     return None
 
 
-@dataclass
-class Restored:
-    step: int
-    trainer: dict
+def latest_checkpoint(root: str | Path) -> Path | None:
+    found = newest_verified(root)
+    return found[0] if found else None
 
 
-def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> Restored:
-    """Load a verified checkpoint into ``model`` (and ``optimizer``), restore the RNG states, and return
-    the step and the trainer state."""
+# --- load ---------------------------------------------------------------------------------------------
+
+
+def load_checkpoint(path: str | Path, meta: dict, parts: list[nn.Module], optimizers: list[torch.optim.Optimizer]) -> None:
+    """Load a verified checkpoint (``meta``: its ``trainer.json`` as ``verify`` returned it) into this rank's
+    parts and optimizers, whatever layout wrote it, reading only their shards; restore the RNG states."""
     path = Path(path)
-    meta = verify(path)
-    device = next(model.parameters()).device
-    model_sd = load_file(path / MODEL_FILE, device=str(device))
-    missing, unexpected = model.load_state_dict(model_sd, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(f"{path}: the model does not match (missing {missing[:5]}, unexpected {unexpected[:5]})")
-    rest = load_file(path / OPTIMIZER_FILE)
-    rng = {k: v for k, v in rest.items() if k.startswith("rng/")}
-    if optimizer is not None:
-        names = {id(p): n for n, p in model.named_parameters()}
-        opt = {k: v.to(device) if not k.endswith("/step") else v for k, v in rest.items() if not k.startswith("rng/")}
-        optimizer_from_flat(optimizer, names, opt, meta["optimizer_groups"])
-    set_rng_state(rng, meta["rng"])
-    return Restored(step=meta["step"], trainer=meta["trainer"])
+    states = _part_states(parts, optimizers)
+    merged = _merged(states)
+    _dcp_load(merged, path)
+    for (model_sd, optim_sd), part, opt in zip(states, parts, optimizers):
+        set_model_state_dict(part, {k: merged[MODEL_KEY][k] for k in model_sd}, options=FLAT)
+        set_optimizer_state_dict(part, opt, {k: merged["optimizer"][k] for k in optim_sd}, options=FLAT)
+    set_rng_state(meta["rng"])
+
+
+def model_tensor_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """The shape of every model tensor of a checkpoint, by parameter name, from its metadata alone."""
+    metadata = SafeFileSystemReader(Path(path)).read_metadata()
+    prefix = MODEL_KEY + "."
+    return {key.removeprefix(prefix): tuple(md.size) for key, md in metadata.state_dict_metadata.items()
+            if key.startswith(prefix) and isinstance(md, dcp_metadata.TensorStorageMetadata)}
+
+
+def load_model_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Fill ``tensors`` (parameter name -> a full tensor of that parameter's shape, on any device; values are
+    copied in, cast to its dtype) from the checkpoint: only those tensors are read, no optimizer state."""
+    _dcp_load({MODEL_KEY: tensors}, Path(path))

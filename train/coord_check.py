@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datapipe.config import ConfigError
+from datapipe.cli import main_of
+from datapipe.io import write_files
 from train import mup
 from train.config import MODEL_CONFIG_DIR, ModelConfig, load_model_config
 from train.model import Transformer, cross_entropy_loss
-from datapipe.atomic import write_files
 
 LAYER_TYPES = ("embedding", "attention", "ffn", "final_hidden", "logits")
 DEFAULT_TEXT = Path(__file__).resolve().parent.parent / "README.md"
@@ -212,7 +212,7 @@ def render_png(result: Result) -> bytes:
     return buf.getvalue()
 
 
-def main(argv: list[str] | None = None) -> int:
+def cli(argv: list[str] | None = None) -> int:
     defaults = Settings()
     parser = argparse.ArgumentParser(prog="train.coord_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=MODEL_CONFIG_DIR / "tiny.yaml",
@@ -228,11 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text", type=Path, default=DEFAULT_TEXT, help="text whose bytes are the training tokens")
     parser.add_argument("--out", type=Path, default=Path("out/coord_check"), help="directory for the png, csv and md")
     args = parser.parse_args(argv)
-    try:
-        base = load_model_config(args.config)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    base = load_model_config(args.config)
     if len(set(args.widths)) < 2 or any(w <= 0 or w % base.head_dim for w in args.widths):
         parser.error(f"--widths needs at least two distinct multiples of head_dim ({base.head_dim})")
     if not args.text.is_file():
@@ -250,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown)
     print(f"wrote {args.out}/{name}.{{md,csv,png}} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     return 1 if result.failures() else 0
+
+
+main = main_of(cli)
 
 
 if __name__ == "__main__":

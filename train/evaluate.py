@@ -42,13 +42,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
-from safetensors.torch import load_file
 
-from datapipe.atomic import staged_directory
-from datapipe.config import ConfigError
+from datapipe.cli import main_of
 from datapipe.indexed import load_manifest
+from datapipe.io import staged_directory
 from tokenizer.vocab import load_tokenizer
-from train.checkpoint import MODEL_FILE, TRAINER_FILE, CheckpointError, latest_checkpoint, verify
+from train.checkpoint import (
+    TRAINER_FILE,
+    CheckpointError,
+    latest_checkpoint,
+    load_model_tensors,
+    model_tensor_shapes,
+    verify,
+)
 from train.config import ModelConfig, load_model_config
 from train.data import ValidSet, valid_sets
 from train.model import Transformer
@@ -215,14 +221,28 @@ def checkpoint_model_config(step_dir: Path, model_config: str | Path | None, voc
     return config
 
 
+def check_model_tensors(step_dir: Path, reference: Transformer) -> dict[str, tuple[int, ...]]:
+    """The checkpoint's model tensor shapes in the order of ``reference`` (a model of the config, meta is
+    enough), once every name and shape matches it (read from the checkpoint's metadata alone)."""
+    expected = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    found = model_tensor_shapes(step_dir)
+    if found != expected:
+        missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+        shapes = [f"{k} {found[k]} != {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
+        raise EvaluationError(f"{step_dir}: the weights do not fit the model config "
+                              f"(missing {missing[:3]}, unexpected {extra[:3]}, shapes {shapes[:3]})")
+    return expected
+
+
 def load_model(step_dir: Path, config: ModelConfig, device: torch.device) -> Transformer:
-    """The checkpoint's weights in a model of ``config`` on ``device`` (strict: every name and shape must match)."""
-    with torch.device(device):
+    """The checkpoint's weights in a model of ``config`` on ``device`` (strict: every name and shape must
+    match); the weights are read straight from the checkpoint, without its optimizer state."""
+    with torch.device("meta"):
         model = Transformer(config)
-    try:
-        model.load_state_dict(load_file(step_dir / MODEL_FILE, device=str(device)))
-    except RuntimeError as exc:
-        raise EvaluationError(f"{step_dir}: the weights do not fit the model config: {' '.join(str(exc).split())[:400]}") from None
+    check_model_tensors(step_dir, model)
+    model.to_empty(device=device)
+    model.init_rope(device)
+    load_model_tensors(step_dir, model.state_dict())
     return model
 
 
@@ -371,14 +391,7 @@ def run(argv: list[str] | None = None) -> dict:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(argv)
-    except (EvaluationError, CheckpointError, ConfigError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+main = main_of(run, EvaluationError, CheckpointError, FileNotFoundError, logs=True)
 
 
 if __name__ == "__main__":

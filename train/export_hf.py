@@ -19,9 +19,10 @@ HF's ``convert_llama_weights_to_hf.py`` is for Meta's interleaved pairs). Names:
 ``vocab_size`` in ``config.json`` is the embedding rows (the padded vocabulary); the padding rows are
 never produced by the tokenizer. The tokenizer goes out as ``tokenizer.json`` unchanged (so token ids
 are the ones the model was trained on) with a ``PreTrainedTokenizerFast`` config naming the special
-tokens of ``tokenizer/vocab.py``. Tensors are streamed from the checkpoint into safetensors files of at
-most ``--max-shard-mb`` (with ``model.safetensors.index.json`` when there is more than one), into
-``OUTPUT._tmp-*``, renamed into place when complete.
+tokens of ``tokenizer/vocab.py``. The weights are read from the training checkpoint (a torch distributed
+checkpoint, written at any layout) one output file's tensors at a time, never its optimizer state, into
+safetensors files of at most ``--max-shard-mb`` (with ``model.safetensors.index.json`` when there is more
+than one), in ``OUTPUT._tmp-*``, renamed into place when complete.
 """
 
 from __future__ import annotations
@@ -35,15 +36,14 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
-from datapipe.atomic import staged_directory
-from datapipe.config import ConfigError
+from datapipe.cli import main_of
+from datapipe.io import staged_directory
 from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, TOKENIZER_FILE, load_tokenizer
-from train.checkpoint import MODEL_FILE, CheckpointError
+from train.checkpoint import CheckpointError, load_model_tensors
 from train.config import ModelConfig
-from train.evaluate import EvaluationError, checkpoint_model_config, find_checkpoint
+from train.evaluate import EvaluationError, check_model_tensors, checkpoint_model_config, find_checkpoint
 from train.model import Transformer
 
 log = logging.getLogger("train.export_hf")
@@ -119,17 +119,6 @@ def tokenizer_files(config: ModelConfig, special: dict[str, int]) -> dict[str, d
     }
 
 
-def check_tensors(reader, reference: Transformer, path: Path) -> dict[str, tuple[int, ...]]:
-    """The checkpoint's tensor shapes in model order, once they match the reference model's."""
-    expected = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
-    found = {k: tuple(reader.get_slice(k).get_shape()) for k in reader.keys()}
-    if found != expected:
-        missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
-        shapes = [f"{k} {found[k]} != {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
-        raise EvaluationError(f"{path}: the weights do not fit the model config (missing {missing[:3]}, unexpected {extra[:3]}, shapes {shapes[:3]})")
-    return expected
-
-
 def plan_shards(shapes: dict[str, tuple[int, ...]], itemsize: int, max_shard_bytes: int) -> list[list[str]]:
     """Consecutive tensors grouped into files of at most ``max_shard_bytes`` (a larger tensor gets its own)."""
     shards: list[list[str]] = [[]]
@@ -145,22 +134,24 @@ def plan_shards(shapes: dict[str, tuple[int, ...]], itemsize: int, max_shard_byt
 
 
 def write_weights(step_dir: Path, config: ModelConfig, out: Path, dtype: torch.dtype, max_shard_bytes: int) -> int:
-    """Stream the checkpoint's tensors into safetensors files, one file's tensors in memory at a time:
+    """Stream the checkpoint's weights into safetensors files, one output file's tensors in memory at a
+    time (read from the checkpoint as a partial state dict: no optimizer state, no other tensor):
     renamed, with the muP multipliers (``Transformer.input_mult``, ``.logit_scale``) folded in in float32
     before the cast. Returns the number of files."""
     with torch.device("meta"):
         reference = Transformer(config)
     scale = {"tok_embeddings.weight": reference.input_mult, "output.weight": reference.logit_scale}
-    with safe_open(step_dir / MODEL_FILE, framework="pt") as reader:
-        shapes = check_tensors(reader, reference, step_dir / MODEL_FILE)
-        shards = plan_shards(shapes, torch.empty(0, dtype=dtype).element_size(), max_shard_bytes)
-        names = [SINGLE_FILE] if len(shards) == 1 else [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
-        weight_map, total = {}, 0
-        for filename, shard in zip(names, shards):
-            tensors = {hf_name(n): (reader.get_tensor(n).float() * scale.get(n, 1.0)).to(dtype).contiguous() for n in shard}
-            save_file(tensors, out / filename, metadata={"format": "pt"})
-            weight_map.update(dict.fromkeys(tensors, filename))
-            total += sum(t.numel() * t.element_size() for t in tensors.values())
+    shapes = check_model_tensors(step_dir, reference)
+    shards = plan_shards(shapes, torch.empty(0, dtype=dtype).element_size(), max_shard_bytes)
+    names = [SINGLE_FILE] if len(shards) == 1 else [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+    weight_map, total = {}, 0
+    for filename, shard in zip(names, shards):
+        weights = {n: torch.empty(shapes[n], dtype=torch.float32) for n in shard}
+        load_model_tensors(step_dir, weights)
+        tensors = {hf_name(n): (w * scale.get(n, 1.0)).to(dtype).contiguous() for n, w in weights.items()}
+        save_file(tensors, out / filename, metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(tensors, filename))
+        total += sum(t.numel() * t.element_size() for t in tensors.values())
     if len(shards) > 1:
         (out / INDEX_FILE).write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
     return len(shards)
@@ -212,18 +203,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def run(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    try:
-        if args.max_shard_mb < 1:
-            raise EvaluationError("--max-shard-mb must be positive")
-        out = export(args.checkpoint, args.tokenizer, args.output, args.model_config, args.dtype, args.max_shard_mb)
-    except (EvaluationError, CheckpointError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out}")
-    return 0
+    if args.max_shard_mb < 1:
+        raise EvaluationError("--max-shard-mb must be positive")
+    print(f"wrote {export(args.checkpoint, args.tokenizer, args.output, args.model_config, args.dtype, args.max_shard_mb)}")
+
+
+main = main_of(run, EvaluationError, CheckpointError, logs=True)
 
 
 if __name__ == "__main__":

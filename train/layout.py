@@ -1,7 +1,7 @@
 """The parallel layout of a run: the (dp, pp, tp) mesh, its checks, and a per-GPU memory estimate.
 
 ``ParallelConfig`` is the ``parallel:`` section of a run config (``configs/train/*.yaml``);
-``train/parallelize.py`` builds the device mesh and the parallel model from it. Everything here is
+``train/parallelize.py`` builds the device mesh and each rank's model parts from it. Everything here is
 arithmetic on the configs (parameter counts from ``train.params``): nothing is allocated and no
 process group is needed, so ``--dry-run`` can check the report's 896-GPU layouts on a laptop.
 

@@ -9,7 +9,7 @@ The model knows nothing of parallelism but is laid out for it, as torchtitan's L
 an ``nn.ModuleDict`` keyed by their index (a pipeline stage deletes the ones it does not run), and
 ``tok_embeddings``, ``norm`` and ``output`` may be set to None (the forward then takes or returns hidden
 states); attention infers its head count from the projection's width, so a tensor-parallel shard with
-fewer local heads runs unchanged; RoPE tables are non-persistent buffers recomputed by ``init_weights``,
+fewer local heads runs unchanged; RoPE tables are non-persistent buffers recomputed by ``init_rope``,
 so ``torch.device("meta")`` construction, ``to_empty`` and ``init_weights`` give a fully initialised model.
 """
 
@@ -103,11 +103,15 @@ class Transformer(nn.Module):
 
     def init_weights(self, buffer_device: torch.device | str | None = None) -> None:
         """(Re)compute the RoPE tables and draw every weight by its muP role; call after ``to_empty``."""
-        device = buffer_device or self.rope_cos.device
-        self.rope_cos, self.rope_sin = rope_tables(
-            self.config.head_dim, self.config.max_seq_len, self.config.rope_theta, device=device
-        )
+        self.init_rope(buffer_device)
         mup.init_parameters(self.named_parameters(), self.config)
+
+    def init_rope(self, device: torch.device | str | None = None) -> None:
+        """(Re)compute the RoPE tables, which no checkpoint holds; enough after ``to_empty`` when every weight
+        is then loaded."""
+        self.rope_cos, self.rope_sin = rope_tables(
+            self.config.head_dim, self.config.max_seq_len, self.config.rope_theta, device=device or self.rope_cos.device
+        )
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """``tokens`` (batch, seq) of ids, or (batch, seq, dim) hidden states on a stage without embeddings."""

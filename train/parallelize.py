@@ -1,13 +1,18 @@
 """Data x pipeline x tensor parallelism for the Tele-FLM model, from PyTorch's own building blocks.
 
-One rank's share of the model is built in four steps, all on the meta device until the last:
+``parallelize`` applies a layout to the model and returns this rank's parts (its pipeline stages); it owns
+no optimizer and runs no step: the trainer (``train.pretrain.Trainer``) does, the same way at every
+layout. One process is the layout of size 1: no process group and no mesh (``MeshRank.mesh`` is None),
+one part that is the whole plain ``Transformer``, initialised by the same code.
+
+A rank's parts are built in four steps, all on the meta device until the last:
 
 1. **Pipeline cut** (``torch.distributed.pipelining``). The model is split into ``pp x stages_per_rank``
    stages of whole layers (``train.layout.stage_layers``): a stage is the full ``Transformer`` with the
    other layers deleted, the embedding kept in the first stage only and the norm and LM head in the
    last only, so every parameter keeps its fully-qualified name (``layers.7.attention.wq.weight``) at
-   every layout. Stage ``s`` runs on pp rank ``s % pp``; ``Schedule1F1B`` runs one stage per rank,
-   ``ScheduleInterleaved1F1B`` several (virtual stages).
+   every layout. Stage ``s`` runs on pp rank ``s % pp``; ``pipeline_schedule`` drives a rank's stages
+   with ``Schedule1F1B`` (one stage per rank) or ``ScheduleInterleaved1F1B`` (virtual stages).
 2. **Tensor parallel** (DTensor ``parallelize_module``, Megatron's layout): q/k/v and the SwiGLU's
    w1/w3 column-wise, wo and w2 row-wise; the embedding row-wise over the vocabulary (each rank looks up
    its rows, the partial results are summed); the LM head column-wise with its logits left sharded on
@@ -24,28 +29,25 @@ One rank's share of the model is built in four steps, all on the meta device unt
    ``replicate`` (gradients all-reduced, every rank keeps all state).
 4. **Initialisation**: the meta parameters are allocated (``to_empty``) and every weight of the *whole*
    model is drawn in the order one process draws it (``init_like_one_process``), each rank keeping its
-   own slice, so a parallel run starts from the same weights as a single process.
+   own slice, so every layout starts from the same weights as one process.
 
 What overlaps with backward: FSDP2 issues one reduce-scatter (or all-reduce for ``ddp``) per block
 from that block's post-backward hook while autograd goes on with the blocks below it (CUDA: on a
 separate stream; gloo: on its worker thread), and waits for them only at the end of the backward.
-With gradient accumulation (pp 1, several microbatches) only the last microbatch's backward reduces
-(``set_requires_gradient_sync``), as Megatron does. Under a pipeline schedule the reduction of a stage
-runs once, after its last microbatch's backward (the schedule's ``REDUCE_GRAD``), overlapping with
-the other stages' work but not with its own. Tensor-parallel collectives are on the critical path.
-
-Gradient clipping uses the norm over every shard of every stage: DTensor norms are reduced over their
-mesh, then the squares are summed over the pipeline ranks.
+With gradient accumulation (pp 1, several microbatches) the trainer lets only the last microbatch's
+backward reduce (``set_requires_gradient_sync``), as Megatron does. Under a pipeline schedule the
+reduction of a stage runs once, after its last microbatch's backward (the schedule's ``REDUCE_GRAD``),
+overlapping with the other stages' work but not with its own. Tensor-parallel collectives are on the
+critical path.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch import nn
 from torch.distributed._composable.replicate_with_fsdp import replicate
 from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
@@ -55,22 +57,25 @@ from torch.distributed.pipelining import (
     ScheduleGPipe,
     ScheduleInterleaved1F1B,
 )
-from torch.distributed.pipelining.schedules import ScheduleLoopedBFS
+from torch.distributed.pipelining.schedules import (
+    PipelineScheduleMulti,
+    PipelineScheduleSingle,
+    ScheduleLoopedBFS,
+)
 from torch.distributed.tensor import DTensor, Replicate, Shard, distribute_tensor
 from torch.distributed.tensor.parallel import (
     ColwiseParallel,
     PrepareModuleInput,
     RowwiseParallel,
     SequenceParallel,
-    loss_parallel,
     parallelize_module,
 )
 
 from datapipe.config import ConfigError
 from train import mup
 from train.config import MESH_DIMS, ModelConfig, ParallelConfig, TrainConfig
-from train.layout import microbatches_per_step, stage_layers
-from train.model import Transformer, cross_entropy_loss, rope_tables
+from train.layout import stage_layers
+from train.model import Transformer
 
 BACKENDS = {"cuda": "nccl", "cpu": "gloo"}
 
@@ -80,32 +85,71 @@ def launched_ranks() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def is_parallel(parallel: ParallelConfig) -> bool:
-    """Whether a run takes the parallel path: under torchrun with several ranks, or a layout of several."""
-    return launched_ranks() > 1 or parallel.world_size > 1
+@dataclass(frozen=True)
+class MeshRank:
+    """This process's place in the ``(dp, pp, tp)`` mesh. One process: no mesh, every coordinate 0."""
+
+    parallel: ParallelConfig
+    mesh: DeviceMesh | None = None
+
+    def coordinate(self, dim: str) -> int:
+        return self.mesh[dim].get_local_rank() if self.mesh is not None else 0
+
+    def group(self, dim: str) -> dist.ProcessGroup | None:
+        """The process group of one mesh dimension; None when that dimension has one rank."""
+        return self.mesh[dim].get_group() if self.mesh is not None and self.mesh[dim].size() > 1 else None
+
+    @property
+    def dp_rank(self) -> int:
+        return self.coordinate("dp")
+
+    @property
+    def tp_rank(self) -> int:
+        return self.coordinate("tp")
+
+    @property
+    def stage_ids(self) -> list[int]:
+        """The pipeline stages this rank runs ("loop" placement: stage s on pp rank s % pp)."""
+        return list(range(self.coordinate("pp"), self.parallel.n_stages, self.parallel.pp))
 
 
-def init_mesh(parallel: ParallelConfig, device_type: str) -> DeviceMesh:
-    """Join torchrun's process group (NCCL on GPUs, gloo on CPU) and build the ``(dp, pp, tp)`` mesh.
-    tp is the innermost dimension, so a tensor-parallel group is consecutive ranks: one node's GPUs."""
+def init_mesh(parallel: ParallelConfig, device_type: str) -> MeshRank:
+    """Join torchrun's process group (NCCL on GPUs, gloo on CPU) and build the ``(dp, pp, tp)`` mesh; a
+    layout of one rank in one process needs neither. tp is the innermost dimension, so a tensor-parallel
+    group is consecutive ranks: one node's GPUs."""
     ranks = launched_ranks()
     if ranks != parallel.world_size:
         raise ConfigError(f"the layout dp {parallel.dp} x pp {parallel.pp} x tp {parallel.tp} needs "
                           f"{parallel.world_size} processes, but {ranks} were started "
                           f"(torchrun --nproc-per-node {parallel.world_size} ..., or change --dp/--pp/--tp)")
+    if ranks == 1:
+        return MeshRank(parallel)
     if device_type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         dist.init_process_group(BACKENDS[device_type])
-    return init_device_mesh(device_type, parallel.mesh_shape, mesh_dim_names=MESH_DIMS)
+    return MeshRank(parallel, init_device_mesh(device_type, parallel.mesh_shape, mesh_dim_names=MESH_DIMS))
+
+
+def parallelize(model_cfg: ModelConfig, run: TrainConfig, mesh: MeshRank, device: torch.device,
+                autocast: torch.dtype | None) -> list[Transformer]:
+    """This rank's pipeline stages of the model, with tensor and data parallelism applied, allocated on
+    ``device`` and initialised like one process (the module docstring's four steps)."""
+    p = run.parallel
+    layers = stage_layers(model_cfg, p)
+    parts = [stage_module(model_cfg, layers[s], s == 0, s == p.n_stages - 1) for s in mesh.stage_ids]
+    mp_policy = MixedPrecisionPolicy(param_dtype=autocast, reduce_dtype=torch.float32) if autocast else MixedPrecisionPolicy()
+    for part in parts:
+        if p.tp > 1:
+            apply_tensor_parallel(part, mesh.mesh["tp"], p.sequence_parallel)
+        if p.dp > 1:
+            apply_data_parallel(part, mesh.mesh["dp"], p.data_parallel, mp_policy)
+        part.to_empty(device=device)
+    init_like_one_process(parts, model_cfg, run.seed, device)
+    return parts
 
 
 # --- 1. pipeline cut ------------------------------------------------------------------------------
-
-
-def stage_ids(parallel: ParallelConfig, pp_rank: int) -> list[int]:
-    """The pipeline stages a pp rank runs ("loop" placement: stage s on rank s % pp)."""
-    return list(range(pp_rank, parallel.n_stages, parallel.pp))
 
 
 def stage_module(model_cfg: ModelConfig, layers: range, first: bool, last: bool) -> Transformer:
@@ -121,6 +165,20 @@ def stage_module(model_cfg: ModelConfig, layers: range, first: bool, last: bool)
         module.norm = None
         module.output = None
     return module
+
+
+def pipeline_schedule(parts: list[Transformer], mesh: MeshRank, device: torch.device, n_microbatches: int,
+                      loss_fn=None) -> PipelineScheduleSingle | PipelineScheduleMulti:
+    """The schedule that drives this rank's stages: the training one (``loss_fn`` given: 1F1B or
+    interleaved 1F1B, as the layout says), or a forward-only one (GPipe, or looped BFS for several stages
+    per rank) for evaluation. Each schedule has its own ``PipelineStage`` objects over the same parts."""
+    p = mesh.parallel
+    stages = [PipelineStage(part, s, p.n_stages, device, group=mesh.group("pp")) for part, s in zip(parts, mesh.stage_ids)]
+    if loss_fn is None:
+        return ScheduleGPipe(stages[0], n_microbatches) if len(stages) == 1 else ScheduleLoopedBFS(stages, n_microbatches)
+    if p.pp_schedule == "1f1b":
+        return Schedule1F1B(stages[0], n_microbatches, loss_fn=loss_fn)
+    return ScheduleInterleaved1F1B(stages, n_microbatches, loss_fn=loss_fn)
 
 
 # --- 2. tensor parallel ---------------------------------------------------------------------------
@@ -213,174 +271,4 @@ def init_like_one_process(parts: list[Transformer], model_cfg: ModelConfig, seed
             target = param.to_local() if isinstance(param, DTensor) else param
             target.copy_(local_shard(full, param))
     for part in parts:
-        part.rope_cos, part.rope_sin = rope_tables(model_cfg.head_dim, model_cfg.max_seq_len, model_cfg.rope_theta,
-                                                   device=device)
-
-
-# --- gradient norm --------------------------------------------------------------------------------
-
-
-def _mesh_key(t: torch.Tensor):
-    return (t.device_mesh, tuple(t.placements)) if isinstance(t, DTensor) else None
-
-
-@torch.no_grad()
-def clip_grad_norm_(params: list[torch.Tensor], max_norm: float | None, pp_group: dist.ProcessGroup | None) -> float:
-    """The L2 norm of the gradient of the whole model (every shard, every stage), and clip to ``max_norm``.
-    Gradients are grouped by layout (plain, or DTensor on one mesh with one placement), as foreach ops need."""
-    by_layout: dict = {}
-    for p in params:
-        if p.grad is not None:
-            by_layout.setdefault(_mesh_key(p.grad), []).append(p)
-    squares = torch.zeros((), dtype=torch.float32, device=params[0].device if params else None)
-    for same_layout in by_layout.values():
-        norm = torch.nn.utils.get_total_norm([p.grad for p in same_layout], 2.0)
-        if isinstance(norm, DTensor):
-            norm = norm.full_tensor()
-        squares += norm.float() ** 2
-    if pp_group is not None:
-        dist.all_reduce(squares, group=pp_group)
-    total = squares.sqrt()
-    if max_norm is not None:
-        for same_layout in by_layout.values():
-            torch.nn.utils.clip_grads_with_norm_(same_layout, max_norm, total)
-    return float(total)
-
-
-# --- the model of one rank ------------------------------------------------------------------------
-
-
-class ParallelModel:
-    """One rank's pipeline stages (TP and DP applied, initialised like one process), a muP AdamW per
-    stage, and the pipeline schedule. ``forward_backward`` runs one global batch's share of this
-    rank's data-parallel group and returns the mean loss over the whole global batch."""
-
-    def __init__(self, model_cfg: ModelConfig, run: TrainConfig, mesh: DeviceMesh, device: torch.device,
-                 autocast: torch.dtype | None):
-        p = run.parallel
-        self.parallel, self.device, self.autocast = p, device, autocast
-        self.dp_rank, self.pp_rank, self.tp_rank = (mesh[d].get_local_rank() for d in MESH_DIMS)
-        self.n_microbatches = microbatches_per_step(run, p)
-        self.pp_group = mesh["pp"].get_group() if p.pp > 1 else None
-        layers = stage_layers(model_cfg, p)
-        self.stage_ids = stage_ids(p, self.pp_rank)
-        self.parts = [stage_module(model_cfg, layers[s], s == 0, s == p.n_stages - 1) for s in self.stage_ids]
-        mp_policy = MixedPrecisionPolicy(param_dtype=autocast, reduce_dtype=torch.float32) if autocast else MixedPrecisionPolicy()
-        for part in self.parts:
-            if p.tp > 1:
-                apply_tensor_parallel(part, mesh["tp"], p.sequence_parallel)
-            if p.dp > 1:
-                apply_data_parallel(part, mesh["dp"], p.data_parallel, mp_policy)
-            part.to_empty(device=device)
-        init_like_one_process(self.parts, model_cfg, run.seed, device)
-        o = run.optimizer
-        self.optimizers = [mup.build_optimizer(part, model_cfg, lr=o.lr, betas=o.betas, eps=o.eps,
-                                               weight_decay=o.weight_decay) for part in self.parts]
-        self.has_first = 0 in self.stage_ids
-        self.has_last = p.n_stages - 1 in self.stage_ids
-        self.schedule = self._schedule(self.n_microbatches, cross_entropy_loss) if p.pp > 1 else None
-        self.eval_schedule = self._schedule(1, None) if p.pp > 1 else None
-
-    def _schedule(self, n_microbatches: int, loss_fn):
-        """The training schedule (with ``loss_fn``) or a forward-only one of one microbatch (evaluation)."""
-        stages = [PipelineStage(part, s, self.parallel.n_stages, self.device, group=self.pp_group)
-                  for part, s in zip(self.parts, self.stage_ids)]
-        if loss_fn is None:
-            return ScheduleGPipe(stages[0], n_microbatches) if len(stages) == 1 else ScheduleLoopedBFS(stages, n_microbatches)
-        if self.parallel.pp_schedule == "1f1b":
-            return Schedule1F1B(stages[0], n_microbatches, loss_fn=loss_fn)
-        return ScheduleInterleaved1F1B(stages, n_microbatches, loss_fn=loss_fn)
-
-    def _context(self):
-        """Autocast, and loss parallelism when the logits are sharded over TP ranks (forward and backward)."""
-        autocast = torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None)
-        return autocast, (loss_parallel() if self.parallel.tp > 1 else nullcontext())
-
-    def forward_backward(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
-        """Gradients of this rank's ``inputs``/``targets`` (its data-parallel share of the global batch),
-        in ``n_microbatches`` microbatches; returns the mean loss of the whole global batch."""
-        autocast, loss_ctx = self._context()
-        local = torch.zeros((), device=self.device)
-        with loss_ctx:
-            if self.schedule is not None:
-                losses: list[torch.Tensor] = []
-                with autocast:
-                    self.schedule.step(*([inputs] if self.has_first else []), target=targets if self.has_last else None,
-                                       losses=losses)
-                if self.has_last:
-                    local = torch.stack([_local_value(loss) for loss in losses]).sum() / self.n_microbatches
-            else:
-                part = self.parts[0]
-                for m, (x, y) in enumerate(zip(inputs.chunk(self.n_microbatches), targets.chunk(self.n_microbatches))):
-                    # zero1/ddp reduce once, in the last microbatch's backward; fsdp2 (ZeRO-3) reduces every
-                    # microbatch so that no unsharded gradient is kept between them
-                    if self.parallel.dp > 1 and self.parallel.data_parallel != "fsdp2":
-                        part.set_requires_gradient_sync(m == self.n_microbatches - 1)
-                    with autocast:
-                        loss = cross_entropy_loss(part(x), y) / self.n_microbatches
-                    loss.backward()
-                    local += _local_value(loss)
-        return self.global_mean(local if self.has_last and self.tp_rank == 0 else torch.zeros_like(local))
-
-    def global_mean(self, local: torch.Tensor) -> float:
-        """Mean over the data-parallel ranks of a value held by one rank of each pipeline (zero elsewhere)."""
-        total = local.clone()
-        dist.all_reduce(total)
-        return float(total) / self.parallel.dp
-
-    def clip_grad_norm_(self, max_norm: float | None) -> float:
-        return clip_grad_norm_([p for part in self.parts for p in part.parameters()], max_norm, self.pp_group)
-
-    def eval_model(self, batch_size: int, seq_len: int) -> nn.Module:
-        """A module mapping tokens (at most ``batch_size`` x ``seq_len``) to full logits on every rank, for
-        ``train.evaluate.bits_per_byte`` (which all ranks run in step)."""
-        return _GatheredLogits(self, batch_size, seq_len)
-
-    @torch.no_grad()
-    def full_logits(self, tokens: torch.Tensor, batch_size: int, seq_len: int) -> torch.Tensor:
-        """Float32 logits of ``tokens``, gathered over TP ranks and sent from the last pipeline stage to
-        every rank. Evaluation is the one place the full logits exist (``bits_per_byte`` needs them).
-
-        Tokens are padded at the end (causal attention: padding never reaches the real positions; the
-        padding's logits are dropped): to ``batch_size x seq_len`` under a pipeline, whose stages' buffers
-        have one shape, and to a multiple of tp under sequence parallelism, which splits the sequence evenly."""
-        rows, length = tokens.shape
-        if self.eval_schedule is not None:
-            shape = (batch_size, seq_len)
-        elif self.parallel.tp > 1 and self.parallel.sequence_parallel:
-            shape = (rows, -(-length // self.parallel.tp) * self.parallel.tp)
-        else:
-            shape = (rows, length)
-        padded = torch.zeros(shape, dtype=tokens.dtype, device=tokens.device)
-        padded[:rows, :length] = tokens
-        autocast, _ = self._context()
-        if self.eval_schedule is None:
-            with autocast:
-                logits = self.parts[0](padded)
-            logits = logits.full_tensor() if isinstance(logits, DTensor) else logits
-            return logits[:rows, :length].float()
-        out = torch.empty(*shape, self.parts[0].config.embedding_rows, dtype=torch.float32, device=self.device)
-        with autocast:
-            logits = self.eval_schedule.eval(*([padded] if self.has_first else []))
-        if self.has_last:
-            out.copy_(logits.full_tensor() if isinstance(logits, DTensor) else logits)
-        dist.broadcast(out, group=self.pp_group, group_src=self.parallel.pp - 1)
-        return out[:rows, :length]
-
-
-def _local_value(loss: torch.Tensor) -> torch.Tensor:
-    """A detached loss as a plain tensor (under ``loss_parallel`` it is a replicated DTensor)."""
-    loss = loss.detach()
-    return loss.to_local() if isinstance(loss, DTensor) else loss
-
-
-class _GatheredLogits(nn.Module):
-    """``ParallelModel.full_logits`` as a module (``bits_per_byte`` calls ``model(tokens)`` and ``model.eval()``)."""
-
-    def __init__(self, model: ParallelModel, batch_size: int, seq_len: int):
-        super().__init__()
-        self.model, self.batch_size, self.seq_len = model, batch_size, seq_len
-        self.parts = nn.ModuleList(model.parts)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.model.full_logits(tokens, self.batch_size, self.seq_len)
+        part.init_rope(device)

@@ -19,8 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from datapipe.atomic import write_files
-from datapipe.config import ConfigError
+from datapipe.cli import main_of
+from datapipe.io import write_files
 from train.config import MODEL_CONFIG_DIR, ModelConfig, load_model_config
 
 REPORTED = {"proxy": "283M", "52b": "52.85B", "102b": "102.3B", "1t": "1,083.74B"}
@@ -156,23 +156,20 @@ def render_csv(table: list[dict[str, str | int]]) -> str:
     return buf.getvalue()
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="train.params", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", nargs="+", type=Path, default=sorted(MODEL_CONFIG_DIR.glob("*.yaml")),
                         help="model configs (default: every configs/model/*.yaml)")
     parser.add_argument("--out", type=Path, default=None, help="also write params.md and params.csv to this directory")
     args = parser.parse_args(argv)
-    try:
-        configs = {path.stem: load_model_config(path) for path in args.config}
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    table = count_table(configs)
+    table = count_table({path.stem: load_model_config(path) for path in args.config})
     markdown = render_markdown(table)
     print(markdown)
     if args.out is not None:
         write_files(args.out, {"params.md": markdown, "params.csv": render_csv(table)})
-    return 0
+
+
+main = main_of(run)
 
 
 if __name__ == "__main__":

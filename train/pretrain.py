@@ -6,21 +6,23 @@
 
 Each optimizer step takes ``global_batch_tokens`` tokens: ``global_batch_samples`` samples of
 ``seq_len + 1`` tokens (``train.data.TokenSamples``: step ``s`` reads samples ``[s * G, (s + 1) * G)``, so the
-data position is the step), in micro-batches whose gradients accumulate. The learning rate of every
-muP group follows ``train.schedule.lr_factor``. A step whose loss or gradient norm is not finite, or whose
-loss spikes above the running mean, is skipped and counted; too many stop the run. Every
-``log_interval`` steps a line goes to the console, ``metrics.jsonl`` and TensorBoard (loss, gradient norm,
-LR, tokens/s and MFU as defined in ``train.flops``); every ``eval_interval`` steps the held-out bits per
-byte per domain; every ``checkpoint_interval`` steps an atomic checkpoint (``train.checkpoint``), from
-which ``--resume auto`` continues bit-exactly on CPU.
+data position is the step). The learning rate of every muP group follows ``train.schedule.lr_factor``.
+A step whose loss or gradient norm is not finite, or whose loss spikes above the running mean, is
+skipped and counted; too many stop the run. Every ``log_interval`` steps a line goes to the console,
+``metrics.jsonl`` and TensorBoard (loss, gradient norm, LR, tokens/s and MFU as defined in
+``train.flops``); every ``eval_interval`` steps the held-out bits per byte per domain; every
+``checkpoint_interval`` steps an atomic checkpoint (``train.checkpoint``), from which ``--resume auto``
+continues bit-exactly on CPU, at this layout or another.
 
-Under torchrun with several processes (or a ``parallel:`` layout of several ranks) the same loop runs on
-``train.parallelize.ParallelModel``: data-parallel rank ``r`` of ``dp`` reads samples
-``[s * G + r * G / dp, s * G + (r + 1) * G / dp)`` (the same samples as one process), each pipeline
-runs them in the layout's microbatches, the loss and gradient norm are reduced over all ranks, so that
-every rank takes the same decisions; rank 0 logs, validates the gathered logits and writes metrics;
-checkpoints are distributed (``train.dist_checkpoint``) and resume at any layout. ``--dry-run`` prints the
-layout, its checks and the memory per GPU (``train.layout``) without torchrun or allocating the model.
+One training path at every layout: one process is the layout dp 1 x pp 1 x tp 1, without a process
+group. ``train.parallelize`` gives this rank's model parts (its pipeline stages, tensor and data
+parallelism applied; one process: the whole model); the trainer owns the step: data-parallel rank ``r``
+of ``dp`` reads samples ``[s * G + r * G / dp, s * G + (r + 1) * G / dp)`` (together, the samples of one
+process), runs them in the layout's microbatches (accumulated, or through the pipeline schedule when
+pp > 1), and reduces the loss and the gradient norm over all ranks, so that every rank takes the same
+decisions; rank 0 logs and writes metrics, every rank validates on the gathered logits.
+``--dry-run`` prints the layout, its checks and the memory per GPU (``train.layout``) without torchrun
+or allocating the model.
 """
 
 from __future__ import annotations
@@ -32,20 +34,27 @@ import math
 import os
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.distributed.fsdp import FSDPModule
+from torch.distributed.tensor import DTensor
+from torch.distributed.tensor.parallel import loss_parallel
 
+from datapipe.cli import main_of
 from datapipe.config import ConfigError
 from train import checkpoint as ckpt
-from train import dist_checkpoint, mup, parallelize
+from train import mup, parallelize
+from train.collectives import rank_and_world, sum_over_ranks
 from train.config import TrainConfig, load_model_config, load_train_config
 from train.data import TokenSamples, valid_sets
 from train.evaluate import bits_per_byte, manifest_tokenizer, token_byte_lengths
 from train.flops import flops_per_token, peak_flops
-from train.layout import dry_run_report, layout_errors
+from train.layout import dry_run_report, layout_errors, microbatches_per_step
 from train.model import Transformer, cross_entropy_loss
 from train.schedule import lr_factor
 
@@ -90,15 +99,44 @@ def resolve_device(cfg: TrainConfig) -> tuple[torch.device, torch.dtype | None]:
     return device, None
 
 
+def _local_value(loss: torch.Tensor) -> torch.Tensor:
+    """A detached loss as a plain tensor (under ``loss_parallel`` it is a replicated DTensor)."""
+    loss = loss.detach()
+    return loss.to_local() if isinstance(loss, DTensor) else loss
+
+
+@torch.no_grad()
+def clip_grad_norm_(params: list[torch.Tensor], max_norm: float | None, pp_group: dist.ProcessGroup | None) -> float:
+    """The L2 norm of the gradient of the whole model (every shard, every stage), and clip to ``max_norm``.
+    Gradients are grouped by layout (plain, or DTensor on one mesh with one placement), as foreach ops
+    need; DTensor norms are reduced over their mesh, then the squares are summed over the pipeline ranks."""
+    by_layout: dict = {}
+    for p in params:
+        if p.grad is not None:
+            key = (p.grad.device_mesh, tuple(p.grad.placements)) if isinstance(p.grad, DTensor) else None
+            by_layout.setdefault(key, []).append(p)
+    squares = torch.zeros((), dtype=torch.float32, device=params[0].device if params else None)
+    for same_layout in by_layout.values():
+        norm = torch.nn.utils.get_total_norm([p.grad for p in same_layout], 2.0)
+        if isinstance(norm, DTensor):
+            norm = norm.full_tensor()
+        squares += norm.float() ** 2
+    if pp_group is not None:
+        dist.all_reduce(squares, group=pp_group)
+    total = squares.sqrt()
+    if max_norm is not None:
+        for same_layout in by_layout.values():
+            torch.nn.utils.clip_grads_with_norm_(same_layout, max_norm, total)
+    return float(total)
+
+
 class Trainer:
-    """The model, optimizer, data and state of one run; ``run()`` trains to ``max_steps``.
+    """The model parts, optimizers, data and state of one run on this rank; ``run()`` trains to ``max_steps``.
 
-    One process: ``model`` and ``optimizer``. Several (``parallel``, a ``ParallelModel``): this rank's
-    pipeline stages and their optimizers. ``parts`` and ``optimizers`` are the lists either way."""
+    ``parts`` are this rank's pipeline stages (one process: one part, the whole model), each with its muP
+    AdamW in ``optimizers``; the same code runs at every layout."""
 
-    def __init__(self, cfg: TrainConfig, resume: str = "auto", parallel: bool | None = None):
-        """``parallel``: take the parallel path (None: under torchrun with several ranks or for a layout
-        of several; True also for one rank, e.g. to measure the parallel path's overhead on one GPU)."""
+    def __init__(self, cfg: TrainConfig, resume: str = "auto"):
         self.cfg = cfg
         self.out = Path(cfg.out)
         manifest = json.loads((Path(cfg.data) / "manifest.json").read_text())
@@ -106,33 +144,28 @@ class Trainer:
         errors = layout_errors(self.model_cfg, cfg)
         if errors:
             raise ConfigError("the parallel layout does not fit the model or the batch:\n  " + "\n  ".join(errors))
-        if parallel is None:
-            parallel = parallelize.is_parallel(cfg.parallel)
-        mesh = parallelize.init_mesh(cfg.parallel, device_type(cfg)) if parallel else None
-        self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if mesh is not None else (0, 1)
+        layout = cfg.parallel
+        self.mesh = parallelize.init_mesh(layout, device_type(cfg))
+        self.rank, self.world_size = rank_and_world()
         self.device, self.autocast = resolve_device(cfg)
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
+        self.parts = parallelize.parallelize(self.model_cfg, cfg, self.mesh, self.device, self.autocast)
         o = cfg.optimizer
-        if mesh is None:
-            torch.manual_seed(cfg.seed)
-            with torch.device("meta"):
-                self.model = Transformer(self.model_cfg)
-            self.model.to_empty(device=self.device)
-            self.model.init_weights(self.device)
-            self.optimizer = mup.build_optimizer(self.model, self.model_cfg, lr=o.lr, betas=o.betas, eps=o.eps,
-                                                 weight_decay=o.weight_decay)
-            self.parallel = None
-            self.parts, self.optimizers = [self.model], [self.optimizer]
-        else:
-            self.parallel = parallelize.ParallelModel(self.model_cfg, cfg, mesh, self.device, self.autocast)
-            self.parts, self.optimizers = self.parallel.parts, self.parallel.optimizers
+        self.optimizers = [mup.build_optimizer(part, self.model_cfg, lr=o.lr, betas=o.betas, eps=o.eps,
+                                               weight_decay=o.weight_decay) for part in self.parts]
+        self.n_microbatches = microbatches_per_step(cfg, layout)
+        self.has_first, self.has_last = 0 in self.mesh.stage_ids, layout.n_stages - 1 in self.mesh.stage_ids
+        self.pp_group = self.mesh.group("pp")
+        pipelined = layout.pp > 1
+        self.schedule = parallelize.pipeline_schedule(self.parts, self.mesh, self.device, self.n_microbatches,
+                                                      cross_entropy_loss) if pipelined else None
+        self.eval_schedule = parallelize.pipeline_schedule(self.parts, self.mesh, self.device, 1) if pipelined else None
         self.data = TokenSamples(cfg.data, cfg.seq_len, split="train", seed=cfg.seed)
         self.valid = valid_sets(cfg.data)
         tokenizer = manifest_tokenizer(manifest)  # exact bytes of a capped validation; apportioned without it
         self.token_bytes = token_byte_lengths(tokenizer) if tokenizer is not None else None
         self.state = RunState()
-        self.micro_steps = cfg.global_batch_samples // cfg.micro_batch_size
         with torch.device("meta"):
             whole = Transformer(self.model_cfg)
         self.n_parameters = sum(p.numel() for p in whole.parameters())
@@ -147,34 +180,29 @@ class Trainer:
                 "config": {"run": self.cfg.model_dump(), "model": self.model_cfg.model_dump()}}
 
     def save(self) -> Path:
-        root, step, keep = self.out / CHECKPOINT_DIR, self.state.step, self.cfg.keep_checkpoints
-        if self.parallel is None:
-            path = ckpt.save_checkpoint(root, step, self.model, self.optimizer, self.trainer_state(), keep_last=keep)
-        else:
-            path = dist_checkpoint.save_checkpoint(root, step, self.parts, self.optimizers, self.trainer_state(), keep_last=keep)
+        path = ckpt.save_checkpoint(self.out / CHECKPOINT_DIR, self.state.step, self.parts, self.optimizers,
+                                    self.trainer_state(), keep_last=self.cfg.keep_checkpoints)
         log.info("checkpoint %s", path)
         return path
 
     def _resume(self, resume: str) -> None:
-        """Continue from a checkpoint of either format, written at any layout (``train.dist_checkpoint``)."""
+        """Continue from a checkpoint written at any layout; each rank reads only its own shards."""
         if resume == "none":
             return
         root = self.out / CHECKPOINT_DIR
-        path = dist_checkpoint.latest_checkpoint(root) if resume == "auto" else Path(resume)
-        if path is None:
+        found = ckpt.newest_verified(root) if resume == "auto" else (Path(resume), ckpt.verify(resume))
+        if found is None:
             log.info("no checkpoint under %s: starting from scratch", root)
             return
-        if self.parallel is None and dist_checkpoint.checkpoint_format(path) != dist_checkpoint.FORMAT:
-            restored = ckpt.load_checkpoint(path, self.model, self.optimizer)
-        else:
-            restored = dist_checkpoint.load_checkpoint(path, self.parts, self.optimizers)
-        saved = restored.trainer
+        path, meta = found
+        saved = meta["trainer"]
         if saved["data"] != self.data.fingerprint():
             raise ckpt.CheckpointError(f"{path}: made on other data or another seed/seq_len ({saved['data']})")
         if saved["config"]["model"] != self.model_cfg.model_dump():
             raise ckpt.CheckpointError(f"{path}: made for another model config")
+        ckpt.load_checkpoint(path, meta, self.parts, self.optimizers)
         self.state = RunState(**saved["state"])
-        log.info("resumed from %s at step %d", path, self.state.step)
+        log.info("resumed from %s (written by %d rank(s)) at step %d", path, meta["world_size"], self.state.step)
 
     # --- one optimizer step -----------------------------------------------------------------------
 
@@ -187,43 +215,56 @@ class Trainer:
                 group["lr"] = o.lr * group["lr_multiplier"] * factor
         return o.lr * factor
 
-    def micro_batches(self, step: int):
-        g, mb = self.cfg.global_batch_samples, self.cfg.micro_batch_size
-        for m in range(self.micro_steps):
-            start = step * g + m * mb
-            tokens = torch.from_numpy(self.data.batch(range(start, start + mb))).to(self.device)
-            yield tokens[:, :-1], tokens[:, 1:]
-
     def local_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """This data-parallel rank's share of the global batch of ``step``: inputs and targets."""
         g, dp = self.cfg.global_batch_samples, self.cfg.parallel.dp
         rows = g // dp
-        start = step * g + self.parallel.dp_rank * rows
+        start = step * g + self.mesh.dp_rank * rows
         tokens = torch.from_numpy(self.data.batch(range(start, start + rows))).to(self.device)
         return tokens[:, :-1], tokens[:, 1:]
 
+    def _contexts(self):
+        """Autocast, and loss parallelism when the logits are sharded over TP ranks (forward and backward)."""
+        autocast = torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None)
+        return autocast, (loss_parallel() if self.cfg.parallel.tp > 1 else nullcontext())
+
     def forward_backward(self, step: int) -> float:
-        """Accumulate the gradient of one global batch; returns its mean loss."""
-        if self.parallel is not None:
-            return self.parallel.forward_backward(*self.local_batch(step))
-        total = torch.zeros((), device=self.device)
-        for inputs, targets in self.micro_batches(step):
-            with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-                loss = cross_entropy_loss(self.model(inputs), targets) / self.micro_steps
-            loss.backward()
-            total += loss.detach()
-        return float(total)
+        """Accumulate the gradient of this rank's share of the global batch of ``step`` in ``n_microbatches``
+        microbatches; returns the mean loss of the whole global batch (the same on every rank)."""
+        inputs, targets = self.local_batch(step)
+        autocast, loss_ctx = self._contexts()
+        n = self.n_microbatches
+        local = torch.zeros((), device=self.device)
+        with loss_ctx:
+            if self.schedule is not None:
+                losses: list[torch.Tensor] = []
+                with autocast:
+                    self.schedule.step(*([inputs] if self.has_first else []), target=targets if self.has_last else None,
+                                       losses=losses)
+                if self.has_last:
+                    local = torch.stack([_local_value(loss) for loss in losses]).sum() / n
+            else:
+                part = self.parts[0]
+                # zero1/ddp reduce once, in the last microbatch's backward; fsdp2 (ZeRO-3) reduces every
+                # microbatch so that no unsharded gradient is kept between them
+                defer_reduction = isinstance(part, FSDPModule) and self.cfg.parallel.data_parallel != "fsdp2"
+                for m, (x, y) in enumerate(zip(inputs.chunk(n), targets.chunk(n))):
+                    if defer_reduction:
+                        part.set_requires_gradient_sync(m == n - 1)
+                    with autocast:
+                        loss = cross_entropy_loss(part(x), y) / n
+                    loss.backward()
+                    local += _local_value(loss)
+        # one rank of each pipeline holds its loss (the last stage's, tp rank 0): summed, then averaged over dp
+        holds_loss = self.has_last and self.mesh.tp_rank == 0
+        return float(sum_over_ranks(local if holds_loss else torch.zeros_like(local))) / self.cfg.parallel.dp
 
     def train_step(self) -> dict:
         step, s, sp = self.state.step, self.state, self.cfg.spikes
         lr = self.set_lr(step)
         loss = self.forward_backward(step)
-        clip = self.cfg.optimizer.grad_clip
-        if self.parallel is None:
-            params = [p for p in self.model.parameters() if p.grad is not None]
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip if clip else float("inf")))
-        else:
-            grad_norm = self.parallel.clip_grad_norm_(clip)
+        grad_norm = clip_grad_norm_([p for part in self.parts for p in part.parameters()], self.cfg.optimizer.grad_clip,
+                                    self.pp_group)
         reason = None
         if not math.isfinite(loss) or not math.isfinite(grad_norm):
             reason = "nan"
@@ -252,11 +293,43 @@ class Trainer:
     # --- validation -------------------------------------------------------------------------------
 
     def validate(self) -> dict[str, dict]:
-        """Held-out bits per byte; in a parallel run every rank runs it on the gathered logits, in step."""
-        batch = self.cfg.micro_batch_size
-        model = self.model if self.parallel is None else self.parallel.eval_model(batch, self.cfg.seq_len)
-        return bits_per_byte(model, self.valid, self.cfg.seq_len, batch, self.device,
+        """Held-out bits per byte; every rank runs it in step, on the logits gathered to every rank."""
+        return bits_per_byte(FullLogits(self), self.valid, self.cfg.seq_len, self.cfg.micro_batch_size, self.device,
                              max_tokens=self.cfg.eval_tokens, token_bytes=self.token_bytes)
+
+    @torch.no_grad()
+    def full_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Float32 logits of ``tokens`` (at most ``micro_batch_size x seq_len``) on every rank: gathered over
+        TP ranks and sent from the last pipeline stage to every rank. Evaluation is the one place the full
+        logits exist (``bits_per_byte`` needs them).
+
+        Tokens are padded at the end (causal attention: padding never reaches the real positions; the
+        padding's logits are dropped): to ``micro_batch_size x seq_len`` under a pipeline, whose stages'
+        buffers have one shape, and to a multiple of tp under sequence parallelism, which splits the
+        sequence evenly."""
+        p = self.cfg.parallel
+        rows, length = tokens.shape
+        if self.eval_schedule is not None:
+            shape = (self.cfg.micro_batch_size, self.cfg.seq_len)
+        elif p.tp > 1 and p.sequence_parallel:
+            shape = (rows, -(-length // p.tp) * p.tp)
+        else:
+            shape = (rows, length)
+        padded = torch.zeros(shape, dtype=tokens.dtype, device=tokens.device)
+        padded[:rows, :length] = tokens
+        autocast, _ = self._contexts()
+        if self.eval_schedule is None:
+            with autocast:
+                logits = self.parts[0](padded)
+            logits = logits.full_tensor() if isinstance(logits, DTensor) else logits
+            return logits[:rows, :length].float()
+        out = torch.empty(*shape, self.model_cfg.embedding_rows, dtype=torch.float32, device=self.device)
+        with autocast:
+            logits = self.eval_schedule.eval(*([padded] if self.has_first else []))
+        if self.has_last:
+            out.copy_(logits.full_tensor() if isinstance(logits, DTensor) else logits)
+        dist.broadcast(out, group=self.pp_group, group_src=p.pp - 1)
+        return out[:rows, :length]
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -264,11 +337,12 @@ class Trainer:
         """Train to ``max_steps``; rank 0 logs and writes the metrics, every rank takes part in each step,
         validation and checkpoint."""
         cfg, main = self.cfg, self.rank == 0
+        p = cfg.parallel
         metrics = MetricsLog(self.out, self.state.step) if main else None
         log.info("model: %s parameters, %.3g FLOPs/token; %d micro-batches of %d x %d tokens per step; peak %.3g FLOP/s (%s)"
-                 "; %d rank(s), layout %s", f"{self.n_parameters:,}", self.flops_per_token, self.micro_steps,
-                 cfg.micro_batch_size, cfg.seq_len, self.peak, self.peak_source, self.world_size,
-                 cfg.parallel.model_dump() if self.parallel is not None else "one process")
+                 "; %d rank(s): dp %d x pp %d x tp %d", f"{self.n_parameters:,}", self.flops_per_token, self.n_microbatches,
+                 cfg.global_batch_samples // (p.dp * self.n_microbatches), cfg.seq_len, self.peak, self.peak_source,
+                 self.world_size, p.dp, p.pp, p.tp)
         history = []
         window_start, window_tokens = time.perf_counter(), 0
         try:
@@ -302,6 +376,18 @@ class Trainer:
             if main:
                 metrics.close()
         return history
+
+
+class FullLogits(nn.Module):
+    """``Trainer.full_logits`` as a module (``bits_per_byte`` calls ``model(tokens)`` and ``model.eval()``)."""
+
+    def __init__(self, trainer: Trainer):
+        super().__init__()
+        self.trainer = trainer
+        self.parts = nn.ModuleList(trainer.parts)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.trainer.full_logits(tokens)
 
 
 class MetricsLog:
@@ -386,7 +472,7 @@ PARALLEL_FLAGS = {"tp": int, "pp": int, "dp": int, "pp_schedule": str, "stages_p
                   "data_parallel": str}
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="train.pretrain", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--config", required=True, help="run config (configs/train/*.yaml)")
@@ -408,15 +494,14 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_train_config(args.config, {**overrides, "parallel": {**cfg.parallel.model_dump(), **layout}})
         if args.dry_run:
             return dry_run(cfg)
-        trainer = Trainer(cfg, resume=args.resume)
-        trainer.run()
-    except (ConfigError, ckpt.CheckpointError, TrainingStopped, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        Trainer(cfg, resume=args.resume).run()
+        return 0
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
-    return 0
+
+
+main = main_of(run, ckpt.CheckpointError, TrainingStopped, FileNotFoundError)
 
 
 if __name__ == "__main__":
