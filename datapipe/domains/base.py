@@ -151,6 +151,32 @@ class Reader(ABC):
         return Outcome(doc, reason)
 
 
+class TextFileReader(Reader):
+    """A reader of whole UTF-8 text files: a file that is not UTF-8, or blank, is a counted skip."""
+
+    def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
+        raw = self.read_text(stream)
+        if raw is not None:
+            yield from self.text_documents(raw, relpath, source_file)
+
+    @abstractmethod
+    def text_documents(self, raw: str, relpath: str, source_file: str) -> Iterator[Outcome]:
+        """The outcomes of one file's text."""
+
+
+class JsonFileReader(Reader):
+    """A reader of whole JSON files: a file that is not JSON is a counted skip."""
+
+    def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
+        data = self.read_json(stream)
+        if data is not INVALID_JSON:
+            yield from self.json_documents(data, relpath, source_file)
+
+    @abstractmethod
+    def json_documents(self, data: object, relpath: str, source_file: str) -> Iterator[Outcome]:
+        """The outcomes of one file's parsed JSON."""
+
+
 def assign_languages(
     outcomes: Iterable[Outcome], identify: Callable[[list[str]], list[tuple[str, float]]], batch_size: int
 ) -> Iterator[Outcome]:

@@ -18,11 +18,11 @@ Characters are kept as they are: 全唐诗 is in Traditional characters, 宋词 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import INVALID_JSON, Outcome, Reader, SourceBase
+from .base import JsonFileReader, Outcome, SourceBase, TextFileReader
 
 
 class ChinesePoetrySource(SourceBase):
@@ -80,13 +80,10 @@ def work_text(work: dict, lines: list[str], title_fields: list[str], include_tit
     return "\n".join(head + lines)
 
 
-class ChinesePoetryReader(Reader):
+class ChinesePoetryReader(JsonFileReader):
     source: ChinesePoetrySource
 
-    def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
-        data = self.read_json(stream)
-        if data is INVALID_JSON:
-            return
+    def json_documents(self, data: object, relpath: str, source_file: str) -> Iterator[Outcome]:
         s = self.source
         for pointer, work, lines in iter_works(data, s.body_fields):
             if work is None:
@@ -99,16 +96,13 @@ class ChinesePoetryReader(Reader):
             yield self.outcome(text, text, relpath, source_file, pointer or "/")
 
 
-class NiuTransReader(Reader):
+class NiuTransReader(TextFileReader):
     source: NiuTransSource
 
     def accepts(self, relpath: str) -> bool:
         return relpath.rsplit("/", 1)[-1] == f"{self.source.side}.txt"
 
-    def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
-        raw = self.read_text(stream)
-        if raw is None:
-            return
+    def text_documents(self, raw: str, relpath: str, source_file: str) -> Iterator[Outcome]:
         text = "\n".join(s for s in (line.strip() for line in raw.split("\n")) if s)
         if not text:
             self.skip("empty")

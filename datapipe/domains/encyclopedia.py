@@ -20,7 +20,7 @@ from typing import IO, Literal
 
 from pydantic import Field
 
-from .base import INVALID_JSON, Outcome, Reader, SourceBase, content_sha1
+from .base import JsonFileReader, Outcome, Reader, SourceBase, content_sha1
 from .text import DEFAULT_QA_TEMPLATE, QATemplate, format_qa
 
 DEFAULT_REFERENCE_HEADINGS = [
@@ -136,15 +136,12 @@ class EncyclopediaReader(_ArticleCleaning):
             yield self.outcome(raw, self.clean(raw), relpath, source_file, f"L{number}")
 
 
-class SquadReader(_ArticleCleaning):
+class SquadReader(_ArticleCleaning, JsonFileReader):
     """``item`` is the paragraph's or the question's id (``DEV_0``, ``DEV_0_QUERY_1``)."""
 
     source: SquadSource
 
-    def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
-        data = self.read_json(stream)
-        if data is INVALID_JSON:
-            return
+    def json_documents(self, data: object, relpath: str, source_file: str) -> Iterator[Outcome]:
         articles = data.get("data") if isinstance(data, dict) else None
         if not isinstance(articles, list):
             self.skip("not_squad")

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import IO, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from .base import Outcome, Reader, SourceBase
+from .base import Outcome, SourceBase, TextFileReader
 
 _VERBATIM_ENVS = ("verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "alltt")
 _BEGIN_VERBATIM = re.compile(r"\\begin\{(" + "|".join(re.escape(e) for e in _VERBATIM_ENVS) + r")\}")
@@ -83,13 +83,10 @@ def strip_bibliography(tex: str) -> tuple[str, int]:
     return _BIBLIOGRAPHY.subn("", tex)
 
 
-class LatexReader(Reader):
+class LatexReader(TextFileReader):
     source: LatexSource
 
-    def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
-        raw = self.read_text(stream)
-        if raw is None:
-            return
+    def text_documents(self, raw: str, relpath: str, source_file: str) -> Iterator[Outcome]:
         s = self.source
         tex = raw
         if s.remove_comments:

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from datapipe.text import HAN_CLASS
 
-from .base import Outcome, Reader, SourceBase
+from .base import Outcome, Reader, SourceBase, TextFileReader
 
 GUTENBERG_START = re.compile(r"(?im)^\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG E-?BOOK\b.*$")
 GUTENBERG_END = re.compile(
@@ -165,13 +165,10 @@ def format_qa(question: str, answer: str, template: str = DEFAULT_QA_TEMPLATE) -
 # --- readers -------------------------------------------------------------------------------------
 
 
-class TextReader(Reader):
+class TextReader(TextFileReader):
     source: TextSource
 
-    def documents(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:
-        raw = self.read_text(stream)
-        if raw is None:
-            return
+    def text_documents(self, raw: str, relpath: str, source_file: str) -> Iterator[Outcome]:
         body = raw
         if self.source.strip_gutenberg:
             body, found = strip_gutenberg(raw)
