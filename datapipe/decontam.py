@@ -119,7 +119,7 @@ class DecontamConfig(StrictModel):
 
     root: str = Field("../shared/data/benchmarks", description="benchmark paths are relative to this; relative roots to the project root")
     strict: bool = Field(False, description="a missing benchmark file is an error instead of a warning")
-    mode: Literal["drop", "cut"] = Field("drop", description="drop a matching document, or cut the matches out (GPT-3)")
+    mode: Literal["drop", "cut"] = Field("cut", description="cut the matches out (GPT-3), or drop a matching document")
     word_ngram: int = Field(13, ge=1, le=100, description="n-gram length in words (GPT-3: 13)")
     cjk_ngram: int = Field(13, ge=1, le=100, description="n-gram length in characters for Chinese/Japanese items")
     cjk_item_min_ratio: float = Field(0.3, ge=0.0, le=1.0, description="Han+kana share at which an item uses cjk_ngram")

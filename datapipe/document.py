@@ -58,10 +58,19 @@ REJECT_SCHEMA = pa.schema(
 (e.g. the id of the document it duplicates)."""
 
 
-def document_id(url: str, digest: str) -> str:
-    """Stable id from the URL and the record's payload digest: the same capture always gets the same id,
-    a re-crawl with different content gets another one."""
-    return hashlib.sha1(f"{url}\n{digest}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
+def document_id(*parts: str) -> str:
+    """A stable 24-hex-digit id from the parts that identify one document (SHA-1 of them, one per line)."""
+    return hashlib.sha1("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def web_document_id(record_id: str | None, url: str, digest: str, date: str | None, file_name: str, offset: int) -> str:
+    """The id of a web page: one per WARC record, so two captures of the same unchanged page (a re-crawl)
+    are two documents, which the dedup stages resolve to one. From the record's WARC-Record-ID (globally
+    unique by the WARC standard); a record without one (ARC) by URL, payload digest, capture date and
+    its place (file name and offset)."""
+    if record_id:
+        return document_id("warc-record", record_id)
+    return document_id(url, digest, date or "", file_name, str(offset))
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from . import io
 from .config import StrictModel
-from .document import DOMAINS, Document, document_id
+from .document import DOMAINS, Document, web_document_id
 from .langid import LanguageIdentifier
 from .stage import Outcome, SourceStage
 from .warc import RawRecord, iter_records
@@ -236,7 +236,7 @@ class Extractor:
             return None
         digest = rec.digest or "sha1:" + hashlib.sha1(rec.payload).hexdigest()
         return Document(
-            id=document_id(rec.url, digest),
+            id=web_document_id(rec.record_id, rec.url, digest, rec.date, source_file.rsplit("/", 1)[-1], rec.offset),
             text=text.strip(),
             url=rec.url,
             domain=self.config.domain,

@@ -5,9 +5,10 @@ verifies candidate pairs and computes connected components.
 
 Shingles. Text is normalised (NFKC, lower case, numbers become ``0``, punctuation and symbols become
 spaces); space-delimited languages are cut into words (``datapipe.text.words``) and shingled as word
-n-grams; Chinese and Japanese (by ``lang``, or by script share when ``lang`` is unknown) keep only
-word characters (punctuation and whitespace dropped) and are shingled as character n-grams. A
-document with fewer tokens than n is one shingle (all its tokens), so short documents match only
+n-grams; languages written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer,
+Burmese, Tibetan: by ``lang``, or by script share when ``lang`` is unknown) keep only word characters
+(punctuation and whitespace dropped) and are shingled as character n-grams, ``datapipe.text.
+CHARS_PER_HAN`` times longer in the alphabetic ones. A document with fewer tokens than n is one shingle (all its tokens), so short documents match only
 their exact (normalised) copies instead of all colliding on an empty set; a document without any
 token has no signature and passes the stage untouched.
 
@@ -39,7 +40,7 @@ from pydantic import Field, model_validator
 from .config import StrictModel
 from .document import Document
 from .stage import Decision, DocumentStage, Reject
-from .text import cjk_ratio, words
+from .text import CHARS_PER_HAN, UNSPACED_LANGUAGES, unspaced_ratio, words
 
 DUPLICATE_REASON = "minhash:duplicate"
 QUALITY_KEY = "quality.score"
@@ -70,12 +71,14 @@ class MinHashConfig(StrictModel):
     false_positive_weight: float = Field(0.05, ge=0.0, le=1.0, description="weight of the false-positive area when choosing bands")
     false_negative_weight: float = Field(0.95, ge=0.0, le=1.0, description="weight of the false-negative area when choosing bands")
     word_ngram: int = Field(5, ge=1, le=32, description="shingle size in words, space-delimited languages")
-    char_ngram: int = Field(5, ge=1, le=32, description="shingle size in characters, char_ngram_languages")
-    char_ngram_languages: list[LangCode] = Field(
-        default_factory=lambda: ["zh", "ja", "yue", "wuu"], description="lid.176 codes shingled by characters"
+    char_ngram: int = Field(
+        5, ge=1, le=32, description="shingle size in Han characters, char_ngram_languages (times datapipe.text.CHARS_PER_HAN in alphabetic scripts)"
     )
-    auto_char_min_cjk_ratio: float = Field(
-        0.3, ge=0.0, le=1.0, description="lang unknown: Han+kana share of the text at which it is shingled by characters"
+    char_ngram_languages: list[LangCode] = Field(
+        default_factory=lambda: list(UNSPACED_LANGUAGES), description="lid.176 codes shingled by characters"
+    )
+    auto_char_min_ratio: float = Field(
+        0.3, ge=0.0, le=1.0, description="lang unknown: share of unspaced-script characters at which text is shingled by characters"
     )
     verify: bool = Field(True, description="drop candidate pairs whose signatures disagree too much (false positives of banding)")
     verify_miss_rate: Fraction = Field(
@@ -224,17 +227,17 @@ class MinHasher:
         self._cache: dict[str, int] = {}
 
     def by_chars(self, text: str, lang: str | None) -> bool:
-        """Whether a document is shingled by characters: its language is listed, or unknown with
-        enough Han and kana."""
+        """Whether a document is shingled by characters: its language is listed, or unknown and
+        written mostly in scripts without spaces between words."""
         if lang and lang != "und":
             return lang in self._char_langs
-        return cjk_ratio(text) >= self.config.auto_char_min_cjk_ratio
+        return unspaced_ratio(text) >= self.config.auto_char_min_ratio
 
     def tokens(self, text: str, lang: str | None) -> tuple[list[str], int]:
         """The normalised tokens of a document and the shingle size that applies to them."""
         norm = normalize(text)
         if self.by_chars(text, lang):
-            return list(_NON_WORD_CHARS.sub("", norm)), self.config.char_ngram
+            return list(_NON_WORD_CHARS.sub("", norm)), self.config.char_ngram * CHARS_PER_HAN.get(lang or "", 1)
         return words(norm), self.config.word_ngram
 
     def shingles(self, text: str, lang: str | None) -> list[tuple[str, ...]]:

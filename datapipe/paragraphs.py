@@ -3,7 +3,9 @@
 A paragraph is a line of the extracted text (trafilatura puts each block on its own line).
 Normalisation follows CCNet (Wenzek et al. 2020): Unicode NFKC, lower case, accents stripped,
 digits mapped to 0, punctuation and symbols removed, whitespace collapsed; so "Posted 3 May 2021 |"
-and "posted 14 may 2021" are one paragraph. The Spark job (``jobs/dedup_paragraphs.py``) finds, for
+and "posted 14 may 2021" are one paragraph. A paragraph too short to be evidence of copying is never
+removed (``evidence_length``): repeated short lines are section headings and list items ("History",
+"Early life and education", "国内联播快讯"), which every document of a kind shares. The Spark job (``jobs/dedup_paragraphs.py``) finds, for
 each paragraph hash, its first occurrence in a deterministic order; ``ParagraphDedupStage`` removes the
 others from each document.
 """
@@ -18,6 +20,7 @@ from typing import Literal
 from pydantic import Field
 
 from .config import StrictModel
+from .text import count_cjk
 from .document import Document
 from .stage import Decision, DocumentStage, Reject
 
@@ -29,7 +32,7 @@ class ParagraphDedupConfig(StrictModel):
     """Settings of the paragraph dedup stage (``configs/dedup_paragraphs.yaml``)."""
 
     min_paragraph_chars: int = Field(
-        1, ge=1, description="paragraphs shorter than this after normalisation are never removed"
+        30, ge=1, description="paragraphs whose normalised evidence_length is below this are never removed"
     )
     min_doc_chars: int = Field(200, ge=0, description="documents shorter than this after removal are dropped")
     order: Literal["crawl_date", "id"] = Field(
@@ -54,12 +57,18 @@ def paragraph_hash(normalized: str) -> bytes:
     return hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
+def evidence_length(normalized: str) -> int:
+    """The length of a normalised paragraph with every Han or kana character counted twice: a
+    Chinese or Japanese character carries about what two letters of a space-delimited language do."""
+    return len(normalized) + count_cjk(normalized)
+
+
 def paragraph_hashes(text: str, min_chars: int = 1) -> list[tuple[int, bytes]]:
     """``(index, hash)`` of every paragraph long enough to be deduplicated."""
     out = []
     for idx, para in enumerate(split_paragraphs(text)):
         norm = normalize_paragraph(para)
-        if len(norm) >= min_chars:
+        if norm and evidence_length(norm) >= min_chars:
             out.append((idx, paragraph_hash(norm)))
     return out
 

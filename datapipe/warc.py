@@ -14,6 +14,7 @@ import gzip
 import io
 import logging
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ class RawRecord:
     payload: bytes | None
     truncated: bool
     """True when the payload was cut at ``max_payload_bytes`` (or the crawler marked it truncated)."""
+    record_id: str | None = None
+    """WARC-Record-ID; None for ARC records (warcio's conversion invents a random one)."""
 
 
 def _clean_target_uri(uri: str | None) -> str | None:
@@ -65,6 +68,18 @@ def _sniff(stream) -> str | None:
     if head.lstrip().startswith((b"WARC/", b"filedesc://")):
         return "plain"
     return None
+
+
+def _is_arc(stream, compression: str) -> bool:
+    """Whether the archive is ARC (its records come converted to WARC, with invented record ids)."""
+    head = stream.read(1 << 16)
+    stream.seek(0)
+    if compression == "gzip":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
+        except zlib.error:
+            return False
+    return head.lstrip().startswith(b"filedesc://")
 
 
 def _find_next_start(stream, start: int, compression: str) -> int | None:
@@ -92,8 +107,9 @@ def _find_next_start(stream, start: int, compression: str) -> int | None:
 class _Reader:
     """Iterates the records of one open archive, resynchronising after errors."""
 
-    def __init__(self, stream, counters: Counter, max_payload_bytes: int, max_resyncs: int):
+    def __init__(self, stream, counters: Counter, max_payload_bytes: int, max_resyncs: int, arc: bool = False):
         self.stream = stream
+        self.arc = arc
         self.counters = counters
         self.max_payload_bytes = max_payload_bytes
         self.max_resyncs = max_resyncs
@@ -131,6 +147,7 @@ class _Reader:
             content_type=ctype,
             payload=payload,
             truncated=truncated,
+            record_id=None if self.arc else rec.rec_headers.get_header("WARC-Record-ID"),
         )
 
     def _check_tail(self, end: int) -> None:
@@ -197,7 +214,8 @@ def iter_records(
     if compression is None:
         counters["warc.not_an_archive"] += 1
         return
-    reader = _Reader(stream, counters, max_payload_bytes, max_resyncs)
+    arc = compression in ("gzip", "plain") and _is_arc(stream, compression)
+    reader = _Reader(stream, counters, max_payload_bytes, max_resyncs, arc)
     seen = 0
     try:
         if compression == "lz4":
@@ -217,7 +235,7 @@ def iter_records(
         inner = gzip.GzipFile(fileobj=stream, mode="rb")
         counters["warc.whole_file_gzip"] += 1
         skipped = 0
-        for rec in _Reader(inner, counters, max_payload_bytes, 0).iter_from(0, False, "plain"):
+        for rec in _Reader(inner, counters, max_payload_bytes, 0, arc).iter_from(0, False, "plain"):
             if skipped < seen:
                 skipped += 1
                 continue

@@ -54,7 +54,7 @@ class PipelineConfig(StrictModel):
     """What the chain reads, where it writes, and how it submits (``configs/pipeline.yaml``)."""
 
     out: str = Field("out/pipeline", description="directory (any Hadoop URI) that receives every stage's output")
-    warc: list[str] = Field(default_factory=lambda: ["../shared/data/warc"], min_length=1)
+    warc: list[str] = Field(default_factory=lambda: ["../shared/data/warc", "../shared/data/warc_real_pages"], min_length=1)
     domains: str = Field("configs/domains.yaml", description="the ingest stage's source list")
     domains_root: str | None = Field(None, description="root for the relative paths in `domains` (default: its own)")
     benchmarks_root: str | None = Field(None, description="root of the benchmark files for decontamination")

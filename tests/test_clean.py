@@ -12,7 +12,7 @@ import pytest
 
 from datapipe.clean import CleanConfig, Cleaner, CleanOutcome, normalize_lang
 
-SECTIONS = ("garbled", "refinedweb", "c4", "gopher_quality", "fineweb", "gopher_repetition", "cjk")
+SECTIONS = ("garbled", "refinedweb", "c4", "gopher_quality", "fineweb", "gopher_repetition", "unspaced")
 GQ_RULES = (
     "min_words",
     "max_words",
@@ -112,7 +112,7 @@ def test_all_reasons_are_listed():
     cleaner = Cleaner()
     reasons = cleaner.possible_reasons()
     assert len(reasons) == len(set(reasons))
-    for r in ("gopher_quality:min_words", "c4:lorem_ipsum", "cjk:min_cjk_ratio", "refinedweb:too_much_removed"):
+    for r in ("gopher_quality:min_words", "c4:lorem_ipsum", "unspaced:min_script_ratio", "refinedweb:too_much_removed"):
         assert r in reasons
 
 
@@ -133,10 +133,10 @@ def test_normalize_lang(raw, code):
 def test_routing_by_language_and_by_script():
     cleaner = Cleaner()
     zh = "这是一个中文句子，用来测试语言路由是否正确。"
-    assert cleaner.is_cjk(zh, "zh") and cleaner.is_cjk(zh, "ja") and cleaner.is_cjk(zh, "__label__yue")
-    assert not cleaner.is_cjk(zh, "en")  # the given language wins
-    assert cleaner.is_cjk(zh, None) and cleaner.is_cjk(zh, "und")  # unknown: decided by script
-    assert not cleaner.is_cjk(ARTICLE, None)
+    assert cleaner.is_unspaced(zh, "zh") and cleaner.is_unspaced(zh, "ja") and cleaner.is_unspaced(zh, "__label__yue")
+    assert not cleaner.is_unspaced(zh, "en")  # the given language wins
+    assert cleaner.is_unspaced(zh, None) and cleaner.is_unspaced(zh, "und")  # unknown: decided by script
+    assert not cleaner.is_unspaced(ARTICLE, None)
 
 
 def test_cleaner_and_outcome_pickle():

@@ -61,7 +61,7 @@ def test_published_default_values():
     f = c.fineweb
     assert (f.min_line_punct_ratio, f.max_dup_line_char_ratio, f.max_short_line_ratio) == (0.12, 0.1, 0.67)
     assert (f.short_line_length, f.max_newline_word_ratio) == (30, 0.3)
-    assert (c.cjk.min_chars, c.cjk.min_cjk_ratio, c.cjk.min_mean_line_length) == (200, 0.3, 10)
+    assert (c.unspaced.min_chars, c.unspaced.min_script_ratio, c.unspaced.min_mean_line_length) == (200, 0.3, 10)
 
 
 def test_none_path_gives_defaults():
@@ -125,8 +125,8 @@ def test_bad_value_type(tmp_path):
         ({"gopher_repetition": {"top_ngram_max_char_frac": {0: 0.2}}}, "gopher_repetition.top_ngram_max_char_frac"),
         ({"gopher_repetition": {"measure_on": "before"}}, "gopher_repetition.measure_on"),
         ({"c4": {"too_long_word_action": "explode"}}, "c4.too_long_word_action"),
-        ({"cjk_languages": ["Chinese!"]}, "cjk_languages.0"),
-        ({"cjk": {"terminal_punctuation": []}}, "cjk.terminal_punctuation"),
+        ({"unspaced_languages": ["Chinese!"]}, "unspaced_languages.0"),
+        ({"unspaced": {"terminal_punctuation": []}}, "unspaced.terminal_punctuation"),
     ],
 )
 def test_out_of_range_values(tmp_path, data, key):
@@ -155,11 +155,11 @@ def test_empty_file_gives_defaults(tmp_path):
 def test_lists_are_normalised_to_lowercase():
     cfg = CleanConfig.model_validate(
         {
-            "cjk_languages": ["ZH"],
+            "unspaced_languages": ["ZH"],
             "gopher_quality": {"stop_words": {"DE": ["Der", "Die"]}},
             "c4": {"policy_substrings": ["Privacy Policy"]},
         }
     )
-    assert cfg.cjk_languages == ["zh"]
+    assert cfg.unspaced_languages == ["zh"]
     assert cfg.gopher_quality.stop_words == {"de": ["der", "die"]}
     assert cfg.c4.policy_substrings == ["privacy policy"]

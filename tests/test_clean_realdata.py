@@ -143,10 +143,10 @@ def test_chinese_news_is_kept(cleaner, thucnews):
     # fail an earlier rule first)
     dup = [o for t, o in zip(thucnews, outcomes) if len(t) >= 200 and _self_duplicated(t)]
     assert dup and all(o.reason for o in dup)
-    assert sum(o.reason.startswith("cjk:dup_") for o in dup) >= 0.5 * len(dup)
+    assert sum(o.reason.startswith("unspaced:dup_") for o in dup) >= 0.5 * len(dup)
 
 
-def test_lang_none_routes_real_chinese_to_cjk_rules(cleaner, cmrc):
+def test_lang_none_routes_real_chinese_to_character_rules(cleaner, cmrc):
     for p in cmrc[:50]:
         assert cleaner.clean(p, None) == cleaner.clean(p, "zh")
 
@@ -233,18 +233,18 @@ def test_chinese_navigation_page(cleaner, zh_article):
            "相关新闻", "热门推荐", "阅读 1234", "评论(56)", "分享到：微信 微博 QQ空间", "返回顶部",
            "版权所有 © 1996-2011 新浪网"]  # fmt: skip
     first = "\n".join(zh_article.split("\n")[:4])
-    assert cleaner.clean("\n".join(nav + [first]), "zh").reason == "cjk:too_much_removed"
+    assert cleaner.clean("\n".join(nav + [first]), "zh").reason == "unspaced:too_much_removed"
 
 
 def test_chinese_repeated_paragraphs(cleaner, zh_article):
     lines = zh_article.split("\n")[:5]
-    assert cleaner.clean("\n".join(lines * 3), "zh").reason == "cjk:dup_line_frac"
+    assert cleaner.clean("\n".join(lines * 3), "zh").reason == "unspaced:dup_line_frac"
 
 
 def test_chinese_seo_spam(cleaner):
     line = "二手车出售，二手车价格，二手车交易市场，北京二手车，{}年二手车报价。"
     spam = "\n".join(line.format(y) for y in range(2000, 2020))
-    assert cleaner.clean(spam, "zh").reason == "cjk:top_2gram_char_frac"
+    assert cleaner.clean(spam, "zh").reason == "unspaced:top_2gram_char_frac"
 
 
 def test_mojibake_is_dropped(cleaner, zh_article):

@@ -114,7 +114,7 @@ def root() -> Path:
 
 @pytest.fixture(scope="module")
 def config(root) -> DecontamConfig:
-    return DecontamConfig(root=str(root))
+    return DecontamConfig(root=str(root), mode="drop")
 
 
 @pytest.fixture(scope="module")
@@ -383,7 +383,7 @@ def _write_formats(tmp_path: Path, records: list[dict]) -> list[dict]:
 def test_every_file_format_loads_the_same_items(tmp_path):
     records = _arc_records()
     entries = _write_formats(tmp_path, records)
-    cfg = DecontamConfig(root=str(tmp_path / "bench"), benchmarks=entries)
+    cfg = DecontamConfig(mode="drop", root=str(tmp_path / "bench"), benchmarks=entries)
     index = build_index(cfg)
     rep = index.report["benchmarks"]
     assert {r["items"] for r in rep.values()} == {len(records)}
@@ -411,7 +411,7 @@ def test_an_unreadable_file_is_a_config_error_naming_it(tmp_path):
 def test_missing_benchmark_files_are_skipped_with_a_warning_and_counted(root, caplog):
     gsm8k = {"name": "gsm8k", "paths": ["gsm8k/grade_school_math/data/test.jsonl", "gsm8k/no_such_split.jsonl"], "fields": ["question", "answer"]}
     gone = {"name": "gone", "paths": ["no_such_benchmark/test-*.parquet"], "fields": ["question"]}
-    cfg = DecontamConfig(root=str(root), benchmarks=[gsm8k, gone])
+    cfg = DecontamConfig(mode="drop", root=str(root), benchmarks=[gsm8k, gone])
     with caplog.at_level(logging.WARNING, logger="datapipe.decontam"):
         index = build_index(cfg)
     assert any("gone" in r.message and "no_such_benchmark/test-*.parquet" in r.message for r in caplog.records)
@@ -441,12 +441,12 @@ def test_ngrams_in_too_many_items_are_ignored(tmp_path):
     (tmp_path / "items.txt").write_text("".join(f"{shared_sentence} {q}\n" for q in own), encoding="utf-8")
     bench = [{"name": "lines", "paths": ["items.txt"]}]
     doc = plant(web_docs()[30], shared_sentence)
-    filtered = DecontamConfig(root=str(tmp_path), benchmarks=bench)
+    filtered = DecontamConfig(mode="drop", root=str(tmp_path), benchmarks=bench)
     index = build_index(filtered)
     assert index.report["ngrams_too_common"] > 0
     assert Decontaminator(index, filtered).scan(doc).matches == {}
     assert Decontaminator(index, filtered).scan(plant(web_docs()[30], own[4])).reason == "decontam:lines"
-    unfiltered = DecontamConfig(root=str(tmp_path), benchmarks=bench, max_items_per_ngram=None)
+    unfiltered = DecontamConfig(mode="drop", root=str(tmp_path), benchmarks=bench, max_items_per_ngram=None)
     assert Decontaminator(build_index(unfiltered), unfiltered).scan(doc).reason == "decontam:lines"
 
 
@@ -455,9 +455,9 @@ def test_number_runs_are_not_evidence(root, config):
     math = [b for b in config.benchmarks if b.name == "math"]
     numbers = " ".join(str(i) for i in range(1, 40))
     doc = plant(web_docs()[40], numbers)
-    with_rule = DecontamConfig(root=str(root), benchmarks=math)
+    with_rule = DecontamConfig(mode="drop", root=str(root), benchmarks=math)
     assert Decontaminator(build_index(with_rule), with_rule).scan(doc).matches == {}
-    without = DecontamConfig(root=str(root), benchmarks=math, min_letter_tokens=0)
+    without = DecontamConfig(mode="drop", root=str(root), benchmarks=math, min_letter_tokens=0)
     assert Decontaminator(build_index(without), without).scan(doc).reason == "decontam:math"
 
 

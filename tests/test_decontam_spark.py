@@ -67,7 +67,7 @@ def test_drop_mode(spark, corpus, tmp_path):
     inp, docs, planted = corpus
     out = tmp_path / "out"
     root = str(shared("benchmarks"))
-    decontaminate.run(["--input", str(inp), "--output", str(out), "--config", str(_config(tmp_path)), "--benchmarks-root", root, "--partitions", "3"])
+    decontaminate.run(["--input", str(inp), "--output", str(out), "--config", str(_config(tmp_path, mode="drop")), "--benchmarks-root", root, "--partitions", "3"])
 
     kept = {d["id"] for d in read_docs(out)}
     rejects = {r["id"]: (r["reject_stage"], r["reject_reason"]) for r in read_rejects(out)}

@@ -93,7 +93,6 @@ def test_every_default_source_path_exists():
 @pytest.mark.parametrize(
     "source,key",
     [
-        ({"name": "x", "domain": "WebText", "reader": "text", "paths": ["a"]}, "domain"),
         ({"name": "x", "domain": "Poetry", "reader": "text", "paths": ["a"]}, "domain"),
         ({"name": "x", "domain": "Book", "reader": "pdf", "paths": ["a"]}, "sources.0"),
         ({"name": "x", "domain": "Code", "reader": "code", "paths": ["a"], "lang": "en"}, "lang"),

@@ -120,14 +120,21 @@ def test_skip_reasons(kw, reason):
     assert ex.counters[f"drop.{reason}"] == 1
 
 
-def test_article_becomes_a_document_with_stable_id():
+def test_article_becomes_a_document_with_an_id_per_record():
     ex = Extractor()
-    doc = ex.document_from_record(_record(payload=ARTICLE), "f.warc.gz")
+    record_id = "<urn:uuid:0a1b2c3d-0000-4000-8000-000000000001>"
+    doc = ex.document_from_record(_record(payload=ARTICLE, record_id=record_id), "f.warc.gz")
     assert "sentence number 11" in doc.text and "Home" not in doc.text and "Copyright" not in doc.text
-    again = Extractor().document_from_record(_record(payload=ARTICLE), "g.warc.gz")
-    assert doc.id == again.id
-    other = Extractor().document_from_record(_record(payload=ARTICLE, digest="sha1:Y"), "f.warc.gz")
-    assert other.id != doc.id
+    # the same record is the same document wherever the file lies
+    assert Extractor().document_from_record(_record(payload=ARTICLE, record_id=record_id), "copy/f.warc.gz").id == doc.id
+    # a re-crawl of the unchanged page is another record: another document, for the dedup stages
+    recrawl = _record(payload=ARTICLE, record_id="<urn:uuid:0a1b2c3d-0000-4000-8000-000000000002>", date="2024-03-01T00:00:00Z")
+    assert Extractor().document_from_record(recrawl, "f.warc.gz").id != doc.id
+    # without a record id (ARC), the capture's date and place tell records apart
+    arc = Extractor().document_from_record(_record(payload=ARTICLE), "f.arc.gz")
+    assert arc.id == Extractor().document_from_record(_record(payload=ARTICLE), "f.arc.gz").id
+    assert arc.id != Extractor().document_from_record(_record(payload=ARTICLE, offset=1000), "f.arc.gz").id
+    assert arc.id != Extractor().document_from_record(_record(payload=ARTICLE, digest="sha1:Y"), "f.arc.gz").id
 
 
 def test_content_type_missing_sniffs_html():

@@ -123,6 +123,6 @@ def test_command_line(tmp_path, capsys):
     assert exc.value.code == 2
     assert ingest.main(["--config", str(tmp_path / "nope.yaml"), "--output", str(tmp_path / "o")]) == 2
     assert "config file not found" in capsys.readouterr().err
-    bad = _config(tmp_path, [{"name": "x", "domain": "WebText", "reader": "text", "paths": ["a"]}])
+    bad = _config(tmp_path, [{"name": "x", "domain": "Webtext", "reader": "text", "paths": ["a"]}])
     assert ingest.main(["--config", str(bad), "--output", str(tmp_path / "o")]) == 2
     assert "domain" in capsys.readouterr().err

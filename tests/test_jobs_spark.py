@@ -179,6 +179,41 @@ def test_paragraph_dedup_drops_documents_left_too_short(spark, tmp_path):
     assert rej["text"] == f"{shared_para}\ntail"  # rejects keep the document as it came in
 
 
+def test_paragraph_dedup_leaves_headings_and_short_lines(spark, tmp_path):
+    """Lines too short to be evidence of copying (headings, labels) stay in every document."""
+    docs = [Document(id=f"w{n}", text=f"History\n{LONG} {n}\nEarly life and education\n{LONG} more {n}\n国内联播快讯") for n in ("one", "two", "three")]
+    inp, out = tmp_path / "in", tmp_path / "out"
+    _write_docs(inp, docs)
+    dedup_paragraphs.run(["--input", str(inp), "--output", str(out)])
+    kept = {d["id"]: d["text"].split("\n") for d in read_docs(out)}
+    assert all(lines[0] == "History" and lines[2] == "Early life and education" and lines[-1] == "国内联播快讯" for lines in kept.values())
+    assert stats(out)["counters"].get("paragraphs_removed", 0) == 0
+
+
+def test_identical_recrawls_are_two_documents_and_one_survives_each_dedup(spark, tmp_path):
+    """The same unchanged page captured in two crawls: two records, two ids; paragraph dedup keeps the
+    earlier capture whole and rejects the later one, and MinHash alone also keeps exactly one."""
+    from jobs import dedup_minhash
+
+    url, html, _ = next(p for p in gold_pages() if len(p[1]) > 20_000)
+    write_html_warc(str(tmp_path / "crawl-1.warc.gz"), [(url, html)], date="2024-01-01T00:00:00Z")
+    write_html_warc(str(tmp_path / "crawl-2.warc.gz"), [(url, html)], date="2024-03-01T00:00:00Z")
+    ex, para, mh = tmp_path / "extracted", tmp_path / "para", tmp_path / "minhash"
+    extract.run(["--input", str(tmp_path / "crawl-*.warc.gz"), "--output", str(ex)])
+    pages = read_docs(ex)
+    assert len(pages) == 2 and pages[0]["id"] != pages[1]["id"] and pages[0]["text"] == pages[1]["text"]
+
+    dedup_paragraphs.run(["--input", str(ex), "--output", str(para), "--config", str(_yaml(tmp_path, "min_doc_chars: 200\n"))])
+    (survivor,) = read_docs(para)
+    assert survivor["crawl_date"] == "2024-01-01T00:00:00Z" and survivor["text"] == pages[0]["text"]
+    assert [r["reject_reason"] for r in read_rejects(para)] == ["too_short_after_dedup"]
+
+    dedup_minhash.run(["--input", str(ex), "--output", str(mh)])
+    (kept,) = read_docs(mh)
+    (dup,) = read_rejects(mh)
+    assert dup["reject_reason"] == "minhash:duplicate" and dup["reject_detail"] == kept["id"]
+
+
 def _yaml(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "conf.yaml"
     p.write_text(text)

@@ -286,6 +286,55 @@ def test_character_shingles_for_chinese_and_japanese():
     assert not h.by_chars(english_texts()[0], "und")
 
 
+def thai_documents() -> list[str]:
+    """Thai UDHR articles, a few at a time: real Thai text, written without spaces between words."""
+    lines = [line for line in shared("multilingual", "udhr", "txt", "tha.txt").read_text().split("\n") if line.strip()]
+    return ["\n".join(lines[i : i + 5]) for i in range(2, len(lines) - 5, 5)]
+
+
+def _edit_thai(text: str, rng: random.Random) -> str:
+    """A near copy: a phrase left out and a few characters changed, as a re-published page would be."""
+    chars = list(text)
+    cut = rng.randrange(len(chars) - 40)
+    del chars[cut : cut + rng.randint(5, 15)]
+    for _ in range(2):
+        chars[rng.randrange(len(chars))] = rng.choice("กขคงจฉชซ")
+    return "".join(chars)
+
+
+def test_thai_is_shingled_by_longer_character_ngrams_and_its_near_duplicates_are_found():
+    """Space-split "words" of Thai are whole phrases, so word 5-grams see almost none of a near copy's
+    overlap; character shingles of 5 x CHARS_PER_HAN["th"] characters do, and banding finds them."""
+    config = MinHashConfig()
+    h = MinHasher(config)
+    docs = thai_documents()
+    assert h.by_chars(docs[0], "th") and h.by_chars(docs[0], None)
+    assert all(len(s) == 15 for s in h.shingles(docs[0], "th"))
+    rng = random.Random(11)
+    pairs = []
+    for doc in docs:
+        copy = _edit_thai(doc, rng)
+        if jaccard(set(h.shingles(doc, "th")), set(h.shingles(copy, "th"))) >= 0.8:
+            pairs.append((doc, copy))
+    assert len(pairs) >= 8
+
+    def word_5grams(text: str) -> set:
+        toks = words(normalize(text))
+        return set(zip(*(toks[i:] for i in range(5))))
+
+    assert all(jaccard(word_5grams(a), word_5grams(c)) < 0.8 for a, c in pairs)  # what word shingles would see
+    b, r = optimal_bands(config.threshold, config.num_perm, config.false_positive_weight, config.false_negative_weight)
+    k = verify_min_matches(config.threshold, config.num_perm, config.verify_miss_rate)
+    texts = [t for pair in pairs for t in pair]
+    sigs, _, _ = h.signatures(texts, ["th"] * len(texts))
+    keys = band_keys(sigs, b, r)
+    found = sum(bool((keys[2 * i] == keys[2 * i + 1]).any()) and int((sigs[2 * i] == sigs[2 * i + 1]).sum()) >= k for i in range(len(pairs)))
+    assert found == len(pairs)
+    # different articles are no candidates
+    others = sum(bool((keys[2 * i] == keys[2 * j]).any()) for i in range(len(pairs)) for j in range(i + 1, len(pairs)))
+    assert others == 0
+
+
 def test_short_and_empty_documents():
     h = MinHasher(MinHashConfig())
     assert h.shingles("Contact us today", "en") == [("contact", "us", "today")]

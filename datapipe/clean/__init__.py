@@ -22,10 +22,10 @@ Usage (one ``Cleaner`` per worker, reused for every document)::
 * ``fineweb:{line_punct_ratio, short_line_ratio, dup_line_char_ratio, newline_word_ratio}``
 * ``gopher_repetition:{dup_line_frac, dup_line_char_frac, dup_para_frac, dup_para_char_frac,
   top_<n>gram_char_frac, dup_<n>gram_char_frac}``
-* ``cjk:{too_much_removed, min_chars, min_cjk_ratio, min_mean_line_length, punct_line_ratio,
+* ``unspaced:{too_much_removed, min_chars, min_script_ratio, min_mean_line_length, punct_line_ratio,
   dup_line_frac, dup_line_char_frac, top_<n>gram_char_frac, dup_<n>gram_char_frac}``
 
-See ``datapipe/clean/english.py`` and ``datapipe/clean/chinese.py`` for the rules and their order,
+See ``datapipe/clean/english.py`` and ``datapipe/clean/unspaced.py`` for the rules and their order,
 and ``configs/clean.yaml`` for the thresholds and their sources.
 """
 

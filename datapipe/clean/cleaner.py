@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datapipe.clean.chinese import CJKCleaner
+from datapipe.clean.unspaced import UnspacedCleaner
 from datapipe.clean.config import CleanConfig
 from datapipe.clean.english import SpaceDelimitedCleaner
 from datapipe.clean.outcome import CleanOutcome
 from datapipe.document import Document
 from datapipe.stage import Decision, DocumentStage, Reject
-from datapipe.text import cjk_ratio, count_non_whitespace, remove_garbled
+from datapipe.text import count_non_whitespace, remove_garbled, unspaced_ratio
 
 _UNKNOWN = frozenset({"", "und", "unk", "unknown", "none", "null"})
 
@@ -28,15 +28,15 @@ class Cleaner:
     def __init__(self, config: CleanConfig | None = None):
         self.config = config if config is not None else CleanConfig()
         self._space = SpaceDelimitedCleaner(self.config)
-        self._cjk = CJKCleaner(self.config)
-        self._cjk_langs = frozenset(self.config.cjk_languages)
+        self._unspaced = UnspacedCleaner(self.config)
+        self._unspaced_langs = frozenset(self.config.unspaced_languages)
 
-    def is_cjk(self, text: str, lang: str | None) -> bool:
+    def is_unspaced(self, text: str, lang: str | None) -> bool:
         """Whether the character-based CJK rules apply (by language, or by script when unknown)."""
         code = normalize_lang(lang)
         if code is not None:
-            return code in self._cjk_langs
-        return cjk_ratio(text) >= self.config.auto_cjk_min_ratio
+            return code in self._unspaced_langs
+        return unspaced_ratio(text) >= self.config.auto_unspaced_min_ratio
 
     def clean(self, text: str | None, lang: str | None = None) -> CleanOutcome:
         """Clean one document. ``lang`` is the lid.176 code of the text, or None when unknown."""
@@ -57,10 +57,10 @@ class Cleaner:
                 if not text.strip():
                     return CleanOutcome(None, "empty:after_corrections", 0, chars_removed)
         code = normalize_lang(lang)
-        if self.is_cjk(text, code):
-            if not self.config.cjk.enabled:
+        if self.is_unspaced(text, code):
+            if not self.config.unspaced.enabled:
                 return CleanOutcome(_passthrough(text), None, 0, chars_removed)
-            return self._cjk.clean(text, code, chars_removed)
+            return self._unspaced.clean(text, code, chars_removed)
         return self._space.clean(text, code, chars_removed)
 
     def possible_reasons(self) -> list[str]:
@@ -74,10 +74,10 @@ class Cleaner:
         out += [f"gopher_repetition:{r}" for r in _DUP_UNIT_RULES]
         out += [f"gopher_repetition:top_{n}gram_char_frac" for n in rep.top_ngram_max_char_frac]
         out += [f"gopher_repetition:dup_{n}gram_char_frac" for n in rep.dup_ngram_max_char_frac]
-        cjk = cfg.cjk
-        out += [f"cjk:{r}" for r in _CJK_RULES]
-        out += [f"cjk:top_{n}gram_char_frac" for n in cjk.top_ngram_max_char_frac]
-        out += [f"cjk:dup_{n}gram_char_frac" for n in cjk.dup_ngram_max_char_frac]
+        rules = cfg.unspaced
+        out += [f"unspaced:{r}" for r in _CJK_RULES]
+        out += [f"unspaced:top_{n}gram_char_frac" for n in rules.top_ngram_max_char_frac]
+        out += [f"unspaced:dup_{n}gram_char_frac" for n in rules.dup_ngram_max_char_frac]
         return out
 
 
@@ -121,7 +121,7 @@ _DUP_UNIT_RULES = ("dup_line_frac", "dup_line_char_frac", "dup_para_frac", "dup_
 _CJK_RULES = (
     "too_much_removed",
     "min_chars",
-    "min_cjk_ratio",
+    "min_script_ratio",
     "min_mean_line_length",
     "punct_line_ratio",
     "dup_line_frac",

@@ -13,10 +13,11 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from datapipe.config import ConfigError, StrictModel, load_config
+from datapipe.text import UNSPACED_LANGUAGES
 
 __all__ = [
     "C4Config",
-    "CJKConfig",
+    "UnspacedConfig",
     "CleanConfig",
     "ConfigError",
     "FineWebConfig",
@@ -51,9 +52,10 @@ C4_POLICY_SUBSTRINGS = [
 ]
 GOPHER_STOP_WORDS = {"en": ["the", "be", "to", "of", "and", "that", "have", "with"]}
 BULLETS = ["•", "‣", "⁃", "◦", "●", "○", "▪", "▫", "■", "□", "►", "▶", "➢", "✓", "✔", "-", "*", "–", "—"]
-CJK_TERMINAL_PUNCT = [
+UNSPACED_TERMINAL_PUNCT = [
     "。", "！", "？", "…", "」", "』", "”", "’", "）", "》", "～", "．", "｡",
     ".", "!", "?", '"', "'", ")",
+    "។", "៕", "။", "།", "༎",  # Khmer khan and bariyoosan, Myanmar section mark, Tibetan shad and nyis shad
 ]  # fmt: skip
 # Character n-gram duplicate limits for zh/ja, calibrated on clean Chinese reference text (see
 # configs/clean.yaml): Gopher's word-level limits would drop about half of clean zh paragraphs.
@@ -179,8 +181,9 @@ class FineWebConfig(_Section):
     max_newline_word_ratio: Annotated[float, Field(ge=0)] | None = 0.3
 
 
-class CJKConfig(_Section):
-    """Rules for unsegmented Chinese/Japanese text (character based)."""
+class UnspacedConfig(_Section):
+    """Character-based rules for text written without spaces between words (Chinese, Japanese, Thai,
+    Lao, Khmer, Myanmar, Tibetan)."""
 
     line_corrections: bool = True
     #: boilerplate/counter patterns remove whole lines of at most this many characters; longer
@@ -195,10 +198,13 @@ class CJKConfig(_Section):
     #: characters (Han, kana, letters, digits; separators and spaces do not count)
     max_removed_char_fraction: Fraction | None = 0.05
     min_chars: NonNegInt | None = 200
-    min_cjk_ratio: Fraction | None = 0.3
+    min_script_ratio: Fraction | None = 0.3
     min_mean_line_length: Annotated[float, Field(ge=0)] | None = 10.0
     min_punct_line_ratio: Fraction | None = 0.106
-    terminal_punctuation: list[NonEmptyStr] = Field(default_factory=lambda: list(CJK_TERMINAL_PUNCT), min_length=1)
+    #: per-language replacements of min_punct_line_ratio (None: rule off for that language); Thai
+    #: and Lao end sentences with a space, not a mark
+    min_punct_line_ratio_by_language: dict[LangCode, Fraction | None] = Field(default_factory=lambda: {"th": None, "lo": None})
+    terminal_punctuation: list[NonEmptyStr] = Field(default_factory=lambda: list(UNSPACED_TERMINAL_PUNCT), min_length=1)
     measure_repetition_on: Literal["raw", "corrected"] = "raw"
     max_dup_line_frac: Fraction | None = 0.30
     max_dup_line_char_frac: Fraction | None = 0.20
@@ -211,20 +217,20 @@ class CJKConfig(_Section):
 class CleanConfig(StrictModel):
     """All settings of the cleaning stage; ``CleanConfig()`` gives the published defaults."""
 
-    #: languages (lid.176 codes) cleaned by the character-based CJK rules
-    cjk_languages: list[LangCode] = Field(default_factory=lambda: ["zh", "ja", "yue", "wuu"])
-    #: when ``lang`` is None/"und", text whose Han+kana share of non-whitespace characters reaches
-    #: this value is cleaned as CJK, other text as space-delimited
-    auto_cjk_min_ratio: Fraction = 0.3
+    #: languages (lid.176 codes) cleaned by the character-based rules (section ``unspaced``)
+    unspaced_languages: list[LangCode] = Field(default_factory=lambda: list(UNSPACED_LANGUAGES))
+    #: when ``lang`` is None/"und", text whose share of unspaced-script characters (Han, kana, Thai,
+    #: Lao, Khmer, Myanmar, Tibetan) reaches this value gets the character rules
+    auto_unspaced_min_ratio: Fraction = 0.3
     garbled: GarbledConfig = Field(default_factory=GarbledConfig)
     refinedweb: RefinedWebConfig = Field(default_factory=RefinedWebConfig)
     c4: C4Config = Field(default_factory=C4Config)
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     fineweb: FineWebConfig = Field(default_factory=FineWebConfig)
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
-    cjk: CJKConfig = Field(default_factory=CJKConfig)
+    unspaced: UnspacedConfig = Field(default_factory=UnspacedConfig)
 
-    @field_validator("cjk_languages")
+    @field_validator("unspaced_languages")
     @classmethod
     def _lower_langs(cls, v: list[str]) -> list[str]:
         return [x.lower() for x in v]

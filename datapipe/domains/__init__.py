@@ -12,8 +12,11 @@ reader (config)    module           what it reads
                                     minified files (Code)
 ``text``           ``text``         plain text: books (Project Gutenberg framing, hard wraps,
                                     chapters), profession texts (Book, Profession-*)
+``markdown``       ``text``         Markdown as plain text, per file or per section (statutes,
+                                    news transcripts)
 ``jsonl``, ``qa``  ``text``         JSONL records: text fields, or question + answer (QA, ...)
 ``encyclopedia``   ``encyclopedia`` articles without reference sections (WorldKnowledge)
+``wikiextractor``  ``encyclopedia`` WikiExtractor ``<doc>`` files, one document per article
 ``squad``          ``encyclopedia`` SQuAD-style JSON: distinct contexts, or QA pairs
 ``latex``          ``latex``        LaTeX without comments, preamble, bibliography (AcademicPaper)
 ``chinese_poetry`` ``classical``    chinese-poetry JSON collections (ClassicalChinese)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from fnmatch import fnmatch
 import zlib
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -33,7 +34,6 @@ from datapipe.stage import Outcome
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 LangCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}([_-][A-Za-z0-9]+)*$")]
 
-WEB_DOMAIN = "WebText"
 INVALID_JSON = object()
 """What ``Reader.read_json`` returns for a file that is not JSON (``null`` is valid JSON)."""
 
@@ -42,17 +42,17 @@ class SourceBase(StrictModel):
     """Settings every source has; each reader kind adds its own (see its module)."""
 
     name: SourceName = Field(description="names the source in urls and counters")
-    domain: str = Field(description="a non-web domain of datapipe.document.DOMAINS")
+    domain: str = Field(description="a domain of datapipe.document.DOMAINS (WebText for curated web-like text such as news transcripts)")
     paths: list[str] = Field(min_length=1, description="files, directories or globs, relative to the data root")
+    exclude: list[str] = Field(default_factory=list, description="file names (globs) under the paths that are not read")
     lang: LangCode | None = Field(None, description="the source's known language; None: lid.176 decides per document")
     min_chars: int = Field(20, ge=1, description="shorter cleaned documents are rejected (too_short)")
 
     @field_validator("domain")
     @classmethod
-    def _non_web_domain(cls, v: str) -> str:
-        if v not in DOMAINS or v == WEB_DOMAIN:
-            choices = ", ".join(d for d in DOMAINS if d != WEB_DOMAIN)
-            raise ValueError(f"unknown non-web domain {v!r}; expected one of {choices}")
+    def _known_domain(cls, v: str) -> str:
+        if v not in DOMAINS:
+            raise ValueError(f"unknown domain {v!r}; expected one of {', '.join(DOMAINS)}")
         return v
 
 
@@ -87,7 +87,12 @@ class Reader(ABC):
 
     def accepts(self, relpath: str) -> bool:
         """Whether a listed file is one this source reads (others are ignored and counted by the job):
-        by default, a file whose name ends with one of the source's ``suffixes``."""
+        not ``exclude``d and, unless the reader says otherwise (``takes``), a name ending with one of the
+        source's ``suffixes``."""
+        name = relpath.rsplit("/", 1)[-1]
+        return not any(fnmatch(name, pattern) for pattern in self.source.exclude) and self.takes(relpath)
+
+    def takes(self, relpath: str) -> bool:
         return relpath.lower().endswith(tuple(s.lower() for s in self.source.suffixes))
 
     def read(self, stream: IO[bytes], relpath: str, source_file: str) -> Iterator[Outcome]:

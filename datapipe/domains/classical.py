@@ -99,7 +99,7 @@ class ChinesePoetryReader(JsonFileReader):
 class NiuTransReader(TextFileReader):
     source: NiuTransSource
 
-    def accepts(self, relpath: str) -> bool:
+    def takes(self, relpath: str) -> bool:
         return relpath.rsplit("/", 1)[-1] == f"{self.source.side}.txt"
 
     def text_documents(self, raw: str, relpath: str, source_file: str) -> Iterator[Outcome]:

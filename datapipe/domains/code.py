@@ -170,7 +170,7 @@ class CodeReader(Reader):
         super().__init__(source)
         self._markers = [re.compile(p) for p in source.generated_markers]
 
-    def accepts(self, relpath: str) -> bool:
+    def takes(self, relpath: str) -> bool:
         return language_of(relpath, self.source.extensions) is not None
 
     def rejection(self, code: str) -> str | None:

@@ -17,18 +17,20 @@ from datapipe.config import StrictModel, load_config
 
 from .classical import ChinesePoetrySource, NiuTransSource
 from .code import CodeSource
-from .encyclopedia import EncyclopediaSource, SquadSource
+from .encyclopedia import EncyclopediaSource, SquadSource, WikiExtractorSource
 from .latex import LatexSource
-from .text import JsonlSource, QASource, TextSource
+from .text import JsonlSource, MarkdownSource, QASource, TextSource
 
 Source = Annotated[
     Union[
         CodeSource,
         TextSource,
+        MarkdownSource,
         JsonlSource,
         QASource,
         EncyclopediaSource,
         SquadSource,
+        WikiExtractorSource,
         LatexSource,
         ChinesePoetrySource,
         NiuTransSource,
@@ -47,8 +49,14 @@ def default_sources() -> list:
         LatexSource(name="stacks-project", domain="AcademicPaper", paths=["math/stacks-project/*.tex"], lang="en"),
         SquadSource(name="cmrc2018-contexts", domain="WorldKnowledge", paths=cmrc, lang="zh", emit="context"),
         SquadSource(name="cmrc2018-qa", domain="QA", paths=cmrc, lang="zh", emit="qa"),
+        WikiExtractorSource(name="enwiki", domain="WorldKnowledge", paths=["english/enwiki2015"], lang="en", min_chars=200),
+        MarkdownSource(name="laws", domain="Profession-Law", paths=["chinese_modern/laws"], exclude=["_index.md*"], lang="zh"),
+        MarkdownSource(name="cctv-news", domain="WebText", paths=["chinese_modern/cctv_news"], lang="zh", split_level=3,
+                       skip_sections=["新闻摘要"]),
         ChinesePoetrySource(name="chinese-poetry", domain="ClassicalChinese", paths=["chinese_classical/chinese-poetry"], lang="zh", min_chars=8),
         NiuTransSource(name="niutrans-classical", domain="ClassicalChinese", paths=["chinese_classical/NiuTrans_Classical-Modern"], lang="zh", min_chars=8),
+        TextSource(name="niutrans-books", domain="ClassicalChinese", paths=["chinese_classical/niutrans_books"], lang="zh", min_chars=8,
+                   strip_gutenberg=False, unwrap=False),
         TextSource(name="udhr", domain="Profession-Law", paths=["multilingual/udhr/txt/*.txt"]),
     ]
 

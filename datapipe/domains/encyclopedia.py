@@ -7,6 +7,10 @@ to the next heading that is not. Headings are recognised in the shapes extractio
 ``【参考文献】``); the same words inside a sentence are left alone. Inline citation marks ("[12]",
 "[13-14]") go too.
 
+WikiExtractor output (``<doc id=".." url=".." title="..">`` ... ``</doc>`` blocks, one paragraph per
+line, section headings as short lines ending in a full stop, stray list tags) gives one document per
+article: tags and wiki leftovers removed (``datapipe.markup.wiki_to_text``), end matter cut as above.
+
 SQuAD-style JSON (cmrc2018: ``data[].paragraphs[].context`` with ``qas``) gives each distinct
 context as a WorldKnowledge document, or each question with its first answer as a QA document.
 """
@@ -15,12 +19,15 @@ from __future__ import annotations
 
 import json
 import re
+from fnmatch import fnmatch
 from collections.abc import Iterator
 from typing import IO, Literal
 
 from pydantic import Field
 
-from .base import JsonFileReader, Outcome, Reader, SourceBase, content_sha1
+from datapipe.markup import wiki_to_text
+
+from .base import JsonFileReader, Outcome, Reader, SourceBase, TextFileReader, content_sha1
 from .text import DEFAULT_QA_TEMPLATE, QATemplate, format_qa
 
 DEFAULT_REFERENCE_HEADINGS = [
@@ -43,8 +50,9 @@ DEFAULT_REFERENCE_HEADINGS = [
 ]
 
 _EDIT_MARK = r"(?:\[(?:edit|编辑|編輯)\])?"
-# A heading line: optional list/markdown/wiki decoration around a short title.
-_HEADING = re.compile(r"^\s*(?:[-*•]\s+|#{1,6}\s*|={1,6}\s*|【)?(?P<title>[^\n=#【】]{1,40}?)\s*" + _EDIT_MARK + r"\s*(?:={1,6}|】)?\s*[:：]?\s*$")
+# A heading line: optional list/markdown/wiki decoration around a short title (WikiExtractor ends
+# headings with a full stop).
+_HEADING = re.compile(r"^\s*(?:[-*•]\s+|#{1,6}\s*|={1,6}\s*|【)?(?P<title>[^\n=#【】]{1,40}?)\s*" + _EDIT_MARK + r"\s*(?:={1,6}|】)?\s*[:：.]?\s*$")
 _DECORATED_HEADING = re.compile(r"^\s*(#{1,6}\s*\S|={1,6}[^=]+={1,6}\s*$|【[^】]+】\s*$|.{1,60}\[(edit|编辑|編輯)\]\s*$)")
 _CITATION = re.compile(r"\[\d+(?:\s*[-–,]\s*\d+)*\]")
 
@@ -54,6 +62,13 @@ class EncyclopediaSource(SourceBase):
     suffixes: list[str] = Field(default_factory=lambda: [".jsonl", ".jsonl.gz", ".txt"])
     title_field: str | None = Field("title", description="JSONL: prepended as the first line when present")
     text_field: str = "text"
+    reference_headings: list[str] = Field(default_factory=lambda: list(DEFAULT_REFERENCE_HEADINGS))
+    remove_citation_marks: bool = True
+
+
+class WikiExtractorSource(SourceBase):
+    reader: Literal["wikiextractor"] = "wikiextractor"
+    file_pattern: str = Field("wiki_*", description="names of WikiExtractor's output files (a glob), optionally .gz")
     reference_headings: list[str] = Field(default_factory=lambda: list(DEFAULT_REFERENCE_HEADINGS))
     remove_citation_marks: bool = True
 
@@ -172,3 +187,25 @@ class SquadReader(_ArticleCleaning, JsonFileReader):
                     text = format_qa(question, answers[0], self.source.template)
                     yield self.outcome(text, text, relpath, source_file, str(qa.get("id") or f"{pid}.{q}"))
 
+
+
+_WIKI_DOC = re.compile(r'<doc id="(?P<id>[^"]*)"[^>]*>\n?(?P<body>.*?)</doc>', re.S)
+
+
+class WikiExtractorReader(_ArticleCleaning, TextFileReader):
+    """``item`` is the article's id."""
+
+    source: WikiExtractorSource
+
+    def takes(self, relpath: str) -> bool:
+        name = relpath.rsplit("/", 1)[-1]
+        return fnmatch(name.removesuffix(".gz"), self.source.file_pattern)
+
+    def text_documents(self, raw: str, relpath: str, source_file: str) -> Iterator[Outcome]:
+        articles = 0
+        for m in _WIKI_DOC.finditer(raw):
+            articles += 1
+            body = m.group("body")
+            yield self.outcome(body, self.clean(wiki_to_text(body)), relpath, source_file, m.group("id"))
+        if not articles:
+            self.skip("no_article")

@@ -13,17 +13,19 @@ from .base import Reader, SourceBase, assign_languages, source_of
 from .classical import ChinesePoetryReader, NiuTransReader
 from .code import CodeReader
 from .config import DomainsConfig
-from .encyclopedia import EncyclopediaReader, SquadReader
+from .encyclopedia import EncyclopediaReader, SquadReader, WikiExtractorReader
 from .latex import LatexReader
-from .text import JsonlReader, QAReader, TextReader
+from .text import JsonlReader, MarkdownReader, QAReader, TextReader
 
 READERS: dict[str, type[Reader]] = {
     "code": CodeReader,
     "text": TextReader,
+    "markdown": MarkdownReader,
     "jsonl": JsonlReader,
     "qa": QAReader,
     "encyclopedia": EncyclopediaReader,
     "squad": SquadReader,
+    "wikiextractor": WikiExtractorReader,
     "latex": LatexReader,
     "chinese_poetry": ChinesePoetryReader,
     "niutrans": NiuTransReader,

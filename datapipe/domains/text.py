@@ -15,6 +15,7 @@ from typing import IO, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
+from datapipe.markup import markdown_to_text
 from datapipe.text import HAN_CLASS
 
 from .base import Outcome, Reader, SourceBase, TextFileReader
@@ -61,6 +62,15 @@ class TextSource(SourceBase):
         except re.error as exc:
             raise ValueError(f"bad regular expression: {exc}") from None
         return v
+
+
+class MarkdownSource(SourceBase):
+    reader: Literal["markdown"] = "markdown"
+    suffixes: list[str] = Field(default_factory=lambda: [".md", ".md.gz"])
+    split_level: int | None = Field(
+        None, ge=1, le=6, description="one document per section at this heading level (text before the first is left out); None: per file"
+    )
+    skip_sections: list[str] = Field(default_factory=list, description="sections (of any level) whose heading is one of these are left out")
 
 
 class JsonlSource(SourceBase):
@@ -182,6 +192,55 @@ class TextReader(TextFileReader):
 
     def _clean(self, text: str) -> str:
         return unwrap_paragraphs(text) if self.source.unwrap else text.strip()
+
+
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def markdown_sections(text: str) -> list[tuple[int, str, str]]:
+    """``(level, title, markdown)`` of each section, a heading to the next heading; text before the
+    first heading is a section of level 0 with no title."""
+    sections: list[tuple[int, str, list[str]]] = [(0, "", [])]
+    fence = False
+    for line in text.split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        heading = None if fence else _MD_HEADING.match(line)
+        if heading:
+            sections.append((len(heading.group(1)), heading.group(2), []))
+        sections[-1][2].append(line)
+    return [(level, title, "\n".join(lines)) for level, title, lines in sections if lines]
+
+
+class MarkdownReader(TextFileReader):
+    """``item`` is ``s<number>`` of a section (split_level), none for a whole file."""
+
+    source: MarkdownSource
+
+    def text_documents(self, raw: str, relpath: str, source_file: str) -> Iterator[Outcome]:
+        s = self.source
+        skipped_level = None  # inside a skipped section until a heading of this level or above
+        kept: list[tuple[int, str, str]] = []
+        for level, title, section in markdown_sections(raw):
+            if skipped_level is not None and 0 < level <= skipped_level:
+                skipped_level = None
+            if title in s.skip_sections:
+                skipped_level = level
+                self.counters["sections_skipped"] += 1
+            if skipped_level is None:
+                kept.append((level, title, section))
+        if s.split_level is None:
+            body = "\n".join(section for _, _, section in kept)
+            yield self.outcome(raw, markdown_to_text(body), relpath, source_file)
+            return
+        number, current = 0, None
+        for level, _, section in kept + [(s.split_level, "", "")]:
+            if level == s.split_level:
+                if current:
+                    yield self.outcome(current, markdown_to_text(current), relpath, source_file, f"s{number}")
+                number, current = number + 1, section
+            elif current is not None and level > s.split_level:
+                current += "\n" + section  # a subsection stays with its section
 
 
 class JsonlReader(Reader):

@@ -1,7 +1,9 @@
-"""Cleaning rules for unsegmented Chinese and Japanese text (character based).
+"""Cleaning rules for text written without spaces between words (character based): Chinese and
+Japanese, and Thai, Lao, Khmer, Myanmar and Tibetan, whose runs a space-based tokenizer would take
+for single words.
 
-Word-based rules (Gopher word counts, C4 "3 words per line", stop words) do not apply to text
-without spaces, so this pipeline works on characters. Order (first failing rule wins):
+Word-based rules (Gopher word counts, C4 "3 words per line", stop words) do not apply to such text,
+so this pipeline works on characters. Order (first failing rule wins):
 
 1. Line corrections: remove lines without any letter (dates, page numbers, separators), very
    short lines without terminal punctuation (<= 4 word characters: "体育", "参考文献"; the
@@ -10,16 +12,17 @@ without spaces, so this pipeline works on characters. Order (first failing rule 
    that start or end with a navigation/boilerplate phrase ("上一篇：...", "分享到：", "返回顶部",
    "版权所有", "点击查看", "前の記事", "続きを読む"); cut such a phrase from the end of longer
    lines ("...我要评论"). If more than 5% of the word characters go, the document is dropped
-   (``cjk:too_much_removed``: RefinedWeb's 5% budget of words, applied to the characters of
+   (``unspaced:too_much_removed``: RefinedWeb's 5% budget of words, applied to the characters of
    unsegmented text).
 2. ``empty:after_corrections``; at least 200 non-whitespace characters (ChineseWebText);
-   Han+kana share of non-whitespace characters >= 0.3 (ChineseWebText); mean line length >= 10
-   characters (ChineseWebText); share of lines ending in terminal punctuation >= 0.106
-   (FineWeb-2's threshold for Mandarin).
+   share of the unspaced scripts among non-whitespace characters >= 0.3 (ChineseWebText's Han share);
+   mean line length >= 10 characters (ChineseWebText); share of lines ending in terminal punctuation
+   >= 0.106 (FineWeb-2's threshold for Mandarin; off for Thai and Lao, which end sentences with a space).
 3. Repetition on characters, measured like the space-delimited pipeline on the text before line
    corrections: duplicate lines (Gopher's 0.3/0.2), top character 2/3/4-gram coverage (Gopher's
    limits, as the Swallow corpus applies them to Japanese characters) and duplicate character
-   5..10-gram coverage (limits calibrated on clean Chinese text; see configs/clean.yaml).
+   5..10-gram coverage (limits calibrated on clean Chinese text; see configs/clean.yaml); in the
+   alphabetic scripts the n-grams are ``datapipe.text.CHARS_PER_HAN`` times longer.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import regex
 from datapipe.clean.config import CleanConfig
 from datapipe.clean.outcome import CleanOutcome
 from datapipe.clean.repetition import duplicate_units_reason, ngram_reason
-from datapipe.text import codepoint_ids, count_cjk, count_non_whitespace, count_word_chars, has_letter
+from datapipe.text import CHARS_PER_HAN, codepoint_ids, count_non_whitespace, count_word_chars, has_letter, unspaced_ratio
 
 _I = regex.IGNORECASE | regex.VERSION0
 
@@ -100,36 +103,36 @@ def is_menu_line(s: str) -> bool:
     return other == 0 or (short and len(tokens) >= 3 and nav >= other)
 
 
-class CJKCleaner:
+class UnspacedCleaner:
     """Character-based rules for one Chinese/Japanese document."""
 
     def __init__(self, config: CleanConfig):
         self.cfg = config
-        self._term = tuple(config.cjk.terminal_punctuation)
+        self._term = tuple(config.unspaced.terminal_punctuation)
 
     def is_boilerplate(self, s: str, word_chars: int | None = None) -> bool:
         """True for a line the CJK line corrections remove (``s`` is stripped).
 
         ``word_chars`` is ``count_word_chars(s)`` when the caller already has it.
         """
-        cjk = self.cfg.cjk
-        if cjk.remove_symbol_lines and not has_letter(s):
+        rules = self.cfg.unspaced
+        if rules.remove_symbol_lines and not has_letter(s):
             return True
-        limit = cjk.short_line_max_word_chars
+        limit = rules.short_line_max_word_chars
         if limit is not None and not s.endswith(self._term):
             if (count_word_chars(s) if word_chars is None else word_chars) <= limit:
                 return True
-        if len(s) > cjk.boilerplate_max_chars:
+        if len(s) > rules.boilerplate_max_chars:
             return False
         return bool(COUNTER_RE.match(s) or PREFIX_RE.match(s) or SUFFIX_RE.search(s) or is_menu_line(s))
 
     def clean(self, text: str, lang: str | None, chars_removed: int = 0) -> CleanOutcome:
-        cjk = self.cfg.cjk
+        rules = self.cfg.unspaced
         raw_lines = [s for s in (line.strip() for line in text.split("\n")) if s]
         lines_removed = 0
 
         # ---- 1. line corrections ------------------------------------------------------------
-        if cjk.line_corrections:
+        if rules.line_corrections:
             lines = []
             total = removed = 0
             # The budget counts word characters (Han, kana, letters, digits): the content units of
@@ -142,15 +145,15 @@ class CJKCleaner:
                     chars_removed += len(s)
                     lines_removed += 1
                     continue
-                if len(s) > cjk.boilerplate_max_chars:
+                if len(s) > rules.boilerplate_max_chars:
                     cut = TRAILING_RE.sub("", s, count=1)
                     if len(cut) != len(s):
                         removed += units - count_word_chars(cut)
                         chars_removed += len(s) - len(cut)
                         s = cut
                 lines.append(s)
-            if cjk.max_removed_char_fraction is not None and total and removed / total > cjk.max_removed_char_fraction:
-                return CleanOutcome(None, "cjk:too_much_removed", lines_removed, chars_removed)
+            if rules.max_removed_char_fraction is not None and total and removed / total > rules.max_removed_char_fraction:
+                return CleanOutcome(None, "unspaced:too_much_removed", lines_removed, chars_removed)
         else:
             lines = raw_lines
 
@@ -163,30 +166,32 @@ class CJKCleaner:
 
         # ---- 2. length, script share, line shape ---------------------------------------------
         non_ws = count_non_whitespace(out_text)
-        if cjk.min_chars is not None and non_ws < cjk.min_chars:
-            return drop("cjk:min_chars")
-        if cjk.min_cjk_ratio is not None and (not non_ws or count_cjk(out_text) / non_ws < cjk.min_cjk_ratio):
-            return drop("cjk:min_cjk_ratio")
-        if cjk.min_mean_line_length is not None and sum(map(len, lines)) / len(lines) < cjk.min_mean_line_length:
-            return drop("cjk:min_mean_line_length")
-        if cjk.min_punct_line_ratio is not None:
+        if rules.min_chars is not None and non_ws < rules.min_chars:
+            return drop("unspaced:min_chars")
+        if rules.min_script_ratio is not None and unspaced_ratio(out_text) < rules.min_script_ratio:
+            return drop("unspaced:min_script_ratio")
+        if rules.min_mean_line_length is not None and sum(map(len, lines)) / len(lines) < rules.min_mean_line_length:
+            return drop("unspaced:min_mean_line_length")
+        punct_ratio = rules.min_punct_line_ratio_by_language.get(lang, rules.min_punct_line_ratio)
+        if punct_ratio is not None:
             term = self._term
-            if sum(1 for s in lines if s.endswith(term)) / len(lines) < cjk.min_punct_line_ratio:
-                return drop("cjk:punct_line_ratio")
+            if sum(1 for s in lines if s.endswith(term)) / len(lines) < punct_ratio:
+                return drop("unspaced:punct_line_ratio")
 
         # ---- 3. repetition ---------------------------------------------------------------------
-        if cjk.measure_repetition_on == "raw":
+        if rules.measure_repetition_on == "raw":
             rep_lines, rep_text = raw_lines, text
         else:
             rep_lines, rep_text = lines, out_text
-        reason = duplicate_units_reason(rep_lines, cjk.max_dup_line_frac, cjk.max_dup_line_char_frac, "cjk", "line")
+        reason = duplicate_units_reason(rep_lines, rules.max_dup_line_frac, rules.max_dup_line_char_frac, "unspaced", "line")
         if reason:
             return drop(reason)
-        if cjk.top_ngram_max_char_frac or cjk.dup_ngram_max_char_frac:
+        if rules.top_ngram_max_char_frac or rules.dup_ngram_max_char_frac:
             chars = "".join(rep_text.split())
-            reason = ngram_reason(
-                codepoint_ids(chars), None, cjk.top_ngram_max_char_frac, cjk.dup_ngram_max_char_frac, "cjk"
-            )
+            scale = CHARS_PER_HAN.get(lang, 1)  # the limits are calibrated on Chinese characters
+            top = {n * scale: v for n, v in rules.top_ngram_max_char_frac.items()}
+            dup = {n * scale: v for n, v in rules.dup_ngram_max_char_frac.items()}
+            reason = ngram_reason(codepoint_ids(chars), None, top, dup, "unspaced")
             if reason:
                 return drop(reason)
 
