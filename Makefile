@@ -78,8 +78,8 @@ dedup-minhash: $(STAMP)  ## MinHash near-duplicate removal (IN=stage output(s) O
 decontaminate: $(STAMP)  ## benchmark n-gram decontamination (IN=stage output OUT=dir [CONF=] [BENCH_ROOT=])
 	$(SUBMIT) jobs/decontaminate.py --input $(IN) --output $(OUT) $(CONF_ARG) $(if $(BENCH_ROOT),--benchmarks-root $(BENCH_ROOT))
 
-mix: $(STAMP)  ## domain-weighted mixture with per-domain epochs (IN=stage output(s) OUT=dir [CONF=])
-	$(SUBMIT) jobs/mix.py --input $(IN) --output $(OUT) $(CONF_ARG)
+mix: $(STAMP)  ## Table 1 mixture in tokens, per-domain epoch caps (IN=stage output(s) OUT=dir [TOK=tokenizer dir] [CONF=])
+	$(SUBMIT) jobs/mix.py --input $(IN) --output $(OUT) $(if $(TOK),--tokenizer $(TOK)) $(CONF_ARG)
 
 tokenizer: $(STAMP)  ## train the 80k BPE tokenizer (IN=$(PIPE)/decontaminated WEIGHTS=configs/mix.yaml OUT=$(PIPE)/tokenizer [CONF=])
 	$(PY) -m tokenizer.train --input $(or $(IN),$(PIPE)/decontaminated) --weights $(or $(WEIGHTS),configs/mix.yaml) \

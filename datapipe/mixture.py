@@ -1,151 +1,481 @@
-"""Domain-weighted sampling with per-domain epochs (the Tele-FLM report's Table 1 as the default).
+"""The pre-training mixture: the Tele-FLM report's Table 1 (shares of tokens, epochs per domain).
 
-Given each domain's size and its target share of the mixture, the mixture size is the largest one in
-which no domain is repeated more than its ``max_epochs`` (or a fixed budget), and each domain's epochs
-follow: ``epochs_d = target_d * total / size_d``. A document then appears ``floor(epochs_d)`` times,
-plus once more with probability ``frac(epochs_d)``; below one epoch it is kept with probability
-``epochs_d``. The draw for a document is a hash of (seed, id), so the result does not depend on
-partitioning, order or the machine.
+Units. A share is a share of tokens. A document's tokens are its UTF-8 bytes divided by its domain's
+bytes per token, rounded to a whole number, so that every sum below is exact integer arithmetic and
+the same on any partitioning. Bytes per token are measured with the trained tokenizer on a seeded
+sample of each domain (``jobs.mix --tokenizer``); without a tokenizer they are the config's estimate
+per domain or language (``BytesPerTokenEstimate``). On our data they range from 2.2 (languages the
+tokenizer saw little of) through 3.3 (code) and 4.3 (Chinese) to 5.9 (Chinese legal text): shares of
+bytes are not shares of tokens.
+
+Water-filling (UniMax, Chung et al. 2023). A domain may give at most ``max_epochs x tokens`` (its
+cap). For a mixture of ``T`` tokens each domain's quota is ``min(cap, share x level)``, the level
+being where the quotas sum to ``T``: a domain that cannot fill its share gives all it has, and its
+shortfall is spread over the others in proportion to their shares.
+
+Size. ``total_tokens``, or by default the largest mixture in which the domain with the largest share
+(WebText in Table 1) is not short: its cap sets the level. "No domain exceeds its cap" cannot size
+the mixture: with water-filling it holds for every total up to the sum of all caps, where every
+domain is at its cap and Table 1 is lost. "No domain is short" lets the scarcest domain size the
+whole mixture (two web pages did, on our data). The dominant domain is most of the mixture: at its
+cap the mixture is as large as its bulk allows, every domain that can fill its share has exactly its
+share (raised by the shortfall of the others), and only domains too small for their share deviate.
+
+Exact quotas. A document of quality weight ``w`` (``QualityWeighting``; 1 otherwise) is expected to
+appear ``e = w x scale`` times, ``scale`` being the domain's quota over its weighted tokens. It
+appears ``floor(e)`` times, and once more when it comes before the domain's cutoff in the order of a
+seeded key ``u / frac(e)`` (``u`` uniform from a hash of (seed, id)). The cutoff is placed where the
+extra copies' tokens come closest to what the whole copies leave of the quota, so a domain gets its
+quota to within half a document, whatever the partitioning. Ordering by ``u / frac(e)`` makes the chance of the
+extra copy proportional to ``frac(e)`` (sequential Poisson sampling, Ohlsson 1998). The cutoff is
+found without a task ever holding a domain: a histogram of the keys (``BUCKETS`` buckets per domain,
+token sums) is aggregated on Spark, the driver picks the bucket in which the quota is reached, and
+only that bucket's documents come to the driver to place the cutoff (``jobs.mix``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveFloat, field_validator, model_validator
 
 from .config import StrictModel
 from .document import DOMAINS, Document
 from .stage import Decision, DocumentStage, Reject, doc_bytes, with_annotations
 
-# Tele-FLM technical report (arXiv:2404.16645), Table 1: sampling proportion per domain, in percent.
 TELEFLM_TABLE1 = {
-    "WebText": 75.21,
-    "Code": 9.81,
-    "Book": 7.17,
-    "WorldKnowledge": 2.87,
-    "QA": 2.12,
-    "AcademicPaper": 0.99,
-    "Profession-Law": 1.04,
-    "Profession-Math": 0.62,
-    "Profession-Patent": 0.14,
-    "Profession-Medical": 0.02,
-    "ClassicalChinese": 0.02,
+    "WebText": (75.21, 1.0),
+    "Code": (9.81, 1.0),
+    "Book": (7.17, 0.8),
+    "WorldKnowledge": (2.87, 2.5),
+    "QA": (2.12, 1.0),
+    "AcademicPaper": (0.99, 1.0),
+    "Profession-Law": (1.04, 1.0),
+    "Profession-Math": (0.62, 2.0),
+    "Profession-Patent": (0.14, 1.0),
+    "Profession-Medical": (0.02, 1.0),
+    "ClassicalChinese": (0.02, 2.5),
 }
+"""Tele-FLM technical report (arXiv:2404.16645), Table 1: per domain the sampling proportion (percent
+of tokens) and the epochs."""
+
+BUCKETS = 1 << 14
+"""Histogram buckets of the extra-copy keys per domain: the driver receives at most this many rows per
+domain, then the documents of one bucket (a domain of 10^9 documents: ~61,000)."""
+
+COPY_ANNOTATION = "mix.copy"
+
+
+def _known_domains(names, what: str) -> None:
+    unknown = sorted(set(names) - set(DOMAINS))
+    if unknown:
+        raise ValueError(f"unknown domain(s) {unknown} in {what}; expected some of {', '.join(DOMAINS)}")
 
 
 class DomainTarget(StrictModel):
-    share: float = Field(ge=0, description="target share of the mixture (any scale; normalised)")
-    max_epochs: float = Field(4.0, gt=0, description="the most times this domain's documents may be repeated")
+    share: float = Field(ge=0, description="target share of the mixture's tokens (any scale; normalised)")
+    max_epochs: float = Field(1.0, gt=0, description="the most times the domain's tokens may be used, on average")
+
+
+class BytesPerTokenEstimate(StrictModel):
+    """Bytes per token without a tokenizer: a domain's own figure (code, math, classical Chinese are
+    their own kinds of text), else the document's language's (``lang``, the part before ``-``/``_``),
+    else ``default``. The defaults were measured once with our 80k tokenizer on held-out real text
+    (``configs/mix.yaml`` says how)."""
+
+    domains: dict[str, PositiveFloat] = Field(
+        default_factory=lambda: {"Code": 3.3, "Profession-Math": 3.5, "ClassicalChinese": 3.7})
+    languages: dict[str, PositiveFloat] = Field(default_factory=lambda: {"en": 3.5, "zh": 4.3})
+    default: PositiveFloat = 2.2
+
+    @field_validator("domains")
+    @classmethod
+    def _domains_known(cls, v: dict[str, float]) -> dict[str, float]:
+        _known_domains(v, "bytes_per_token.domains")
+        return v
+
+    def lookup(self, domain: str, lang: str | None) -> float:
+        if domain in self.domains:
+            return self.domains[domain]
+        base = (lang or "").replace("_", "-").split("-")[0].lower()
+        return self.languages.get(base, self.default)
+
+
+class QualityBucket(StrictModel):
+    """Documents whose quality value is in ``[low, high)`` (``high`` 1 includes 1) get ``weight``."""
+
+    low: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=1)
+    weight: PositiveFloat
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualityBucket:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+    def holds(self, value: float) -> bool:
+        return self.low <= value < self.high or value == self.high == 1.0
+
+
+class QualityWeighting(StrictModel):
+    """Up- and down-sampling by quality inside a domain's quota: a document's expected copies are
+    proportional to its bucket's weight (1 outside every bucket or without the annotation), and the
+    domain's tokens stay its quota, so its epochs stay within ``max_epochs`` on average while a
+    high-weight document may be repeated more often. No buckets: off."""
+
+    domains: list[str] = Field(default_factory=lambda: ["WebText"])
+    annotation: Literal["quality.rank", "quality.score"] = "quality.rank"
+    buckets: list[QualityBucket] = Field(default_factory=list)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains_known(cls, v: list[str]) -> list[str]:
+        _known_domains(v, "quality.domains")
+        return v
+
+    @field_validator("buckets")
+    @classmethod
+    def _disjoint(cls, v: list[QualityBucket]) -> list[QualityBucket]:
+        ranges = sorted((b.low, b.high) for b in v)
+        for (low1, high1), (low2, high2) in pairwise(ranges):
+            if low2 < high1:
+                raise ValueError(f"buckets [{low1}, {high1}) and [{low2}, {high2}) overlap")
+        return v
+
+    def applies(self, domain: str) -> bool:
+        return bool(self.buckets) and domain in self.domains
+
+    def weight(self, domain: str, value: float | None) -> float:
+        """The weight of a document of ``domain`` with quality ``value`` (None: not scored)."""
+        if value is None or not self.applies(domain):
+            return 1.0
+        return next((b.weight for b in self.buckets if b.holds(value)), 1.0)
+
+
+def _table1_targets() -> dict[str, DomainTarget]:
+    return {d: DomainTarget(share=share, max_epochs=epochs) for d, (share, epochs) in TELEFLM_TABLE1.items()}
 
 
 class MixConfig(StrictModel):
     """Settings of the mixture stage (``configs/mix.yaml``)."""
 
-    unit: Literal["bytes", "tokens"] = Field(
-        "bytes", description="what the shares measure: UTF-8 bytes, or tokens estimated as bytes / bytes_per_token"
-    )
-    bytes_per_token: dict[str, float] = Field(
-        default_factory=dict, description="per-domain bytes per token for unit=tokens (default 4.0)"
-    )
-    total: float | None = Field(None, gt=0, description="mixture size in units; None: largest allowed by max_epochs")
+    total_tokens: int | None = Field(None, gt=0, description="mixture size; None: the largest in which the largest-share domain is not short")
     seed: int = 0
-    domains: dict[str, DomainTarget] = Field(
-        default_factory=lambda: {d: DomainTarget(share=s) for d, s in TELEFLM_TABLE1.items()}
-    )
+    tolerance: float = Field(0.10, gt=0, description="relative deviation of a realised share from its planned share that is warned about")
+    measure_bytes: int = Field(4_000_000, gt=0, description="text per domain the tokenizer measures bytes per token on")
+    bytes_per_token: BytesPerTokenEstimate = Field(default_factory=BytesPerTokenEstimate)
+    quality: QualityWeighting = Field(default_factory=QualityWeighting)
+    domains: dict[str, DomainTarget] = Field(default_factory=_table1_targets)
 
     @field_validator("domains")
     @classmethod
-    def _known_domains(cls, v: dict[str, DomainTarget]) -> dict[str, DomainTarget]:
-        unknown = sorted(set(v) - set(DOMAINS))
-        if unknown:
-            raise ValueError(f"unknown domain(s) {unknown}; expected some of {', '.join(DOMAINS)}")
+    def _targets_usable(cls, v: dict[str, DomainTarget]) -> dict[str, DomainTarget]:
+        _known_domains(v, "domains")
         if not any(t.share > 0 for t in v.values()):
             raise ValueError("at least one domain needs a positive share")
         return v
 
-    @model_validator(mode="after")
-    def _bpt_positive(self) -> "MixConfig":
-        bad = {k: x for k, x in self.bytes_per_token.items() if x <= 0}
-        if bad:
-            raise ValueError(f"bytes_per_token must be positive: {bad}")
-        return self
+
+# --- per document: tokens, weight, copies -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenRates:
+    """Bytes per token: ``measured`` per domain where the tokenizer measured it, else the estimate."""
+
+    estimate: BytesPerTokenEstimate
+    measured: dict[str, float] = field(default_factory=dict)
+
+    def bytes_per_token(self, domain: str, lang: str | None) -> float:
+        return self.measured.get(domain) or self.estimate.lookup(domain, lang)
+
+    def tokens(self, domain: str, lang: str | None, n_bytes: int) -> int:
+        """A document's tokens: at least one for any text."""
+        return max(1, round(n_bytes / self.bytes_per_token(domain, lang))) if n_bytes else 0
+
+
+def uniform(seed: int, doc_id: str) -> float:
+    """A number in [0, 1) fixed by (seed, id)."""
+    digest = hashlib.blake2b(f"mix:{seed}:{doc_id}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / float(1 << 64)
+
+
+@dataclass(frozen=True, order=True)
+class Cutoff:
+    """The last document, in (bucket, key, id) order, that gets its extra copy."""
+
+    bucket: int
+    key: float
+    doc_id: str
+
+
+NO_EXTRA_COPIES = Cutoff(-1, 0.0, "")
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Where a document stands: its whole copies and the (bucket, key) of its extra copy; a document
+    without a fractional part has bucket ``BUCKETS`` and key infinity (never drawn)."""
+
+    whole: int
+    bucket: int
+    key: float
+
+    @property
+    def has_fraction(self) -> bool:
+        return self.bucket < BUCKETS
+
+    def copies(self, doc_id: str, cutoff: Cutoff) -> int:
+        return self.whole + int(self.has_fraction and Cutoff(self.bucket, self.key, doc_id) <= cutoff)
+
+
+def draw(seed: int, doc_id: str, expected: float) -> Draw:
+    """The draw of a document expected to appear ``expected`` times (see the module)."""
+    whole = math.floor(expected)
+    fraction = expected - whole
+    if fraction <= 0:
+        return Draw(whole, BUCKETS, math.inf)
+    key = uniform(seed, doc_id) / fraction
+    return Draw(whole, min(BUCKETS - 1, int(BUCKETS * key / (1.0 + key))), key)
+
+
+# --- the plan (driver) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainSupply:
+    """What a domain has: documents, UTF-8 bytes, tokens, tokens times the documents' quality weights."""
+
+    documents: int
+    bytes: int
+    tokens: int
+    weighted_tokens: float
+
+
+def domain_supply(sums: list[tuple[str, float, int, int, int]]) -> dict[str, DomainSupply]:
+    """Every domain's supply from (domain, weight, documents, bytes, tokens) sums, one per domain and
+    weight; added up in a fixed order, so the plan is the same whatever order the sums come in."""
+    supply: dict[str, DomainSupply] = {}
+    for domain, weight, documents, n_bytes, tokens in sorted(sums):
+        s = supply.get(domain, DomainSupply(0, 0, 0, 0.0))
+        supply[domain] = DomainSupply(s.documents + documents, s.bytes + n_bytes, s.tokens + tokens,
+                                      s.weighted_tokens + weight * tokens)
+    return supply
 
 
 @dataclass(frozen=True)
 class DomainPlan:
     domain: str
-    documents: int
-    size: float
+    supply: DomainSupply
+    max_epochs: float
     target_share: float
-    epochs: float
+    """Share in the config (Table 1), normalised over the domains with a share."""
+    planned_share: float
+    """Share after water-filling: the share of the quota in the planned total."""
+    quota: int
+    """Tokens planned."""
+    short: bool
+    """The domain cannot fill its target share at its cap and gives all it has."""
+
+    @property
+    def epochs(self) -> float:
+        return self.quota / self.supply.tokens if self.supply.tokens else 0.0
+
+    @property
+    def scale(self) -> float:
+        """Copies expected of a document of weight 1."""
+        return self.quota / self.supply.weighted_tokens if self.supply.weighted_tokens else 0.0
 
 
-def domain_size(cfg: MixConfig, domain: str, n_bytes: int) -> float:
-    if cfg.unit == "bytes":
-        return float(n_bytes)
-    return n_bytes / cfg.bytes_per_token.get(domain, 4.0)
+@dataclass(frozen=True)
+class MixturePlan:
+    total_tokens: int
+    size_rule: str
+    domains: list[DomainPlan]
+    warnings: list[str]
+
+    def scales(self) -> dict[str, float]:
+        """Copies expected of a document of weight 1, per domain with a share."""
+        return {p.domain: p.scale for p in self.domains if p.target_share}
 
 
-def plan_mixture(cfg: MixConfig, sizes: dict[str, tuple[int, int]]) -> tuple[list[DomainPlan], list[str]]:
-    """Epochs per domain from ``sizes`` (domain -> (documents, bytes)); also the warnings to report.
+def water_level(shares: dict[str, float], caps: dict[str, float], total: float) -> float:
+    """The level at which the quotas ``min(cap, share x level)`` sum to ``total`` (at most the sum of
+    the caps): domains saturate in the order of cap / share, the rest share what is left."""
+    filled, mass = 0.0, sum(shares.values())
+    order = sorted(shares, key=lambda d: caps[d] / shares[d])
+    for d in order:
+        level = (total - filled) / mass
+        if level <= caps[d] / shares[d] or d == order[-1]:
+            return level
+        filled += caps[d]
+        mass -= shares[d]
+    raise ValueError("no domain has a share")
 
-    Domains with a target but no data drop out and the other targets are renormalised; data of a
-    domain without a target is not sampled (epochs 0).
-    """
+
+def plan_mixture(config: MixConfig, supply: dict[str, DomainSupply]) -> MixturePlan:
+    """Every domain's quota from what the domains have (see the module): water-filling at the level
+    that ``total_tokens`` or the largest-share domain sets. Data of a domain without a share is left out."""
     warnings = []
-    targets = {d: t for d, t in cfg.domains.items() if t.share > 0}
-    present = {d: t for d, t in targets.items() if sizes.get(d, (0, 0))[1] > 0}
-    for d in sorted(set(targets) - set(present)):
-        warnings.append(f"domain {d} has a target share but no documents; the other shares are renormalised")
-    for d in sorted(set(sizes) - set(targets)):
-        warnings.append(f"domain {d} has documents but no target share; it is left out of the mixture")
-    if not present:
+    shares_in = {d: t.share for d, t in config.domains.items() if t.share > 0}
+    norm = sum(shares_in.values())
+    shares = {d: s / norm for d, s in shares_in.items()}
+    empty = DomainSupply(0, 0, 0, 0.0)
+    caps = {d: config.domains[d].max_epochs * supply.get(d, empty).tokens for d in shares}
+    for d in sorted(d for d in shares if not caps[d]):
+        warnings.append(f"domain {d} has a target share but no documents: its share goes to the others")
+    for d in sorted(set(supply) - set(shares)):
+        warnings.append(f"domain {d} has documents but no target share: it is left out of the mixture")
+    if not any(caps.values()):
         raise ValueError("no domain with a target share has any documents")
-    norm = sum(t.share for t in present.values())
-    shares = {d: t.share / norm for d, t in present.items()}
-    units = {d: domain_size(cfg, d, sizes[d][1]) for d in present}
-    allowed = min(units[d] * present[d].max_epochs / shares[d] for d in present)
-    total = cfg.total if cfg.total is not None else allowed
-    if total > allowed * (1 + 1e-9):
-        raise ValueError(f"total {total:.4g} needs more than max_epochs of some domain (at most {allowed:.4g})")
-    plans = []
-    for d in sorted(set(sizes) | set(present)):
-        docs, _ = sizes.get(d, (0, 0))
-        epochs = shares[d] * total / units[d] if d in present else 0.0
-        plans.append(DomainPlan(d, docs, units.get(d, 0.0), shares.get(d, 0.0), epochs))
-    return plans, warnings
+    if config.total_tokens is None:
+        anchor = max((d for d in shares if caps[d]), key=lambda d: (shares[d], d))
+        level = caps[anchor] / shares[anchor]
+        size_rule = f"the largest mixture in which {anchor} (the largest share) is not short: {anchor} at its cap"
+    else:
+        if config.total_tokens > sum(caps.values()):
+            raise ValueError(f"total_tokens {config.total_tokens:,} is more than every domain at its max_epochs gives "
+                             f"({sum(caps.values()):,.0f} tokens)")
+        level = water_level(shares, caps, config.total_tokens)
+        size_rule = f"total_tokens {config.total_tokens:,}"
+    allotted = {d: min(caps[d], shares[d] * level) for d in shares}
+    quotas = {d: round(a) for d, a in allotted.items()}
+    plans = [
+        DomainPlan(
+            domain=d, supply=supply.get(d, empty), max_epochs=config.domains[d].max_epochs if d in config.domains else 0.0,
+            target_share=shares.get(d, 0.0), planned_share=allotted.get(d, 0.0) / sum(allotted.values()),
+            quota=quotas.get(d, 0),
+            short=d in shares and caps[d] < shares[d] * level * (1 - 1e-9),
+        )
+        for d in sorted(set(shares) | set(supply))
+    ]
+    return MixturePlan(sum(quotas.values()), size_rule, plans, warnings)
 
 
-def _uniform(seed: int, doc_id: str) -> float:
-    """A number in [0, 1) fixed by (seed, id)."""
-    h = hashlib.blake2b(f"{seed}:{doc_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "big") / 2.0**64
+# Both passes over the documents see rows of (id, domain, tokens, weight).
 
 
-def copies(epochs: float, seed: int, doc_id: str) -> int:
-    """How many times a document appears in the mixture: floor(epochs) plus a seeded Bernoulli draw."""
-    whole = math.floor(epochs)
-    return whole + (1 if _uniform(seed, doc_id) < epochs - whole else 0)
+def histogram_entry(row: dict, scales: dict[str, float], seed: int) -> tuple[str, int, int, int] | None:
+    """A document's part of its domain's histogram: (domain, bucket, tokens of its whole copies,
+    its tokens if it may get an extra copy, else 0); None for a domain without a share."""
+    if row["domain"] not in scales:
+        return None
+    drawn = draw(seed, row["id"], row["weight"] * scales[row["domain"]])
+    return row["domain"], drawn.bucket, drawn.whole * row["tokens"], row["tokens"] if drawn.has_fraction else 0
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The bucket in which a domain's extra copies reach ``remainder`` tokens (what the whole copies
+    leave of the quota), and the extra-copy tokens of the buckets below it."""
+
+    bucket: int
+    below: int
+    remainder: int
+
+
+def boundaries(plan: MixturePlan, histogram: list[tuple[str, int, int, int]]) -> dict[str, Boundary]:
+    """Every domain's boundary from its histogram, summed per (domain, bucket); a domain that needs no
+    extra copy has none. When the extra copies cannot reach the remainder, the last bucket (all of them)."""
+    whole: dict[str, int] = {}
+    extra: dict[str, list[tuple[int, int]]] = {}
+    for domain, bucket, whole_tokens, extra_tokens in sorted(histogram):
+        whole[domain] = whole.get(domain, 0) + whole_tokens
+        if extra_tokens:
+            extra.setdefault(domain, []).append((bucket, extra_tokens))
+    found = {}
+    for p in plan.domains:
+        remainder, below = p.quota - whole.get(p.domain, 0), 0
+        buckets = extra.get(p.domain, []) if remainder > 0 else []
+        for i, (bucket, tokens) in enumerate(buckets):
+            if below + tokens >= remainder or i == len(buckets) - 1:
+                found[p.domain] = Boundary(bucket, below, remainder)
+                break
+            below += tokens
+    return found
+
+
+def boundary_entry(row: dict, scales: dict[str, float], seed: int, bounds: dict[str, Boundary]) -> tuple[str, float, str, int] | None:
+    """(domain, key, id, tokens) of a document in its domain's boundary bucket; None for the others."""
+    if row["domain"] not in bounds:
+        return None
+    drawn = draw(seed, row["id"], row["weight"] * scales[row["domain"]])
+    if drawn.bucket != bounds[row["domain"]].bucket:
+        return None
+    return row["domain"], drawn.key, row["id"], row["tokens"]
+
+
+def place_cutoffs(bounds: dict[str, Boundary], entries: list[tuple[str, float, str, int]]) -> dict[str, Cutoff]:
+    """Every boundary's cutoff from the documents of its bucket: the one whose extra copies' tokens
+    come closest to the remainder (the fewer documents on a tie)."""
+    in_bucket: dict[str, list[tuple[float, str, int]]] = {d: [] for d in bounds}
+    for domain, key, doc_id, tokens in entries:
+        in_bucket[domain].append((key, doc_id, tokens))
+    cutoffs = {}
+    for domain, b in bounds.items():
+        best, best_gap = Cutoff(b.bucket, -1.0, ""), abs(b.remainder - b.below)
+        selected = b.below
+        for key, doc_id, tokens in sorted(in_bucket[domain]):
+            selected += tokens
+            if abs(b.remainder - selected) < best_gap:
+                best, best_gap = Cutoff(b.bucket, key, doc_id), abs(b.remainder - selected)
+            elif selected > b.remainder:
+                break
+        cutoffs[domain] = best
+    return cutoffs
+
+
+def share_deviations(plan: MixturePlan, tokens_out: dict[str, int], tolerance: float) -> list[str]:
+    """A warning for every domain whose realised share deviates from its planned share by more than
+    ``tolerance`` (relative)."""
+    total = sum(tokens_out.values()) or 1
+    warnings = []
+    for p in plan.domains:
+        realised = tokens_out.get(p.domain, 0) / total
+        if p.planned_share and abs(realised / p.planned_share - 1) > tolerance:
+            warnings.append(f"domain {p.domain}: realised share {100 * realised:.3f}% deviates from its planned "
+                            f"{100 * p.planned_share:.3f}% by more than {100 * tolerance:g}%")
+    return warnings
+
+
+# --- the stage ------------------------------------------------------------------------------------
 
 
 class MixStage(DocumentStage):
-    """Writes each document ``copies`` times (annotation ``mix.copy`` numbers them), or rejects it
-    (``mix:downsampled``), by its domain's planned epochs."""
+    """Writes each document as often as the plan says (annotation ``mix.copy`` numbers the copies), or
+    rejects it: ``mix:downsampled`` (no copy), ``mix:no_share`` (its domain has no share).
+
+    ``scales``: copies expected per domain of a document of weight 1; ``cutoffs``: per domain, the last
+    document that gets its extra copy (none where absent)."""
 
     name = "mix"
 
-    def __init__(self, epochs: dict[str, float], seed: int):
+    def __init__(self, scales: dict[str, float], seed: int, cutoffs: dict[str, Cutoff] | None = None,
+                 rates: TokenRates | None = None, quality: QualityWeighting | None = None):
         super().__init__()
-        self.epochs, self.seed = epochs, seed
+        self.scales, self.seed, self.cutoffs = scales, seed, cutoffs or {}
+        self.rates = rates or TokenRates(BytesPerTokenEstimate())
+        self.quality = quality or QualityWeighting()
 
     def process(self, doc: Document) -> Decision:
-        n = copies(self.epochs.get(doc.domain, 0.0), self.seed, doc.id)
+        scale = self.scales.get(doc.domain)
+        if scale is None:
+            return Reject("mix:no_share")
+        weight = self.quality.weight(doc.domain, doc.annotations.get(self.quality.annotation))
+        n = draw(self.seed, doc.id, weight * scale).copies(doc.id, self.cutoffs.get(doc.domain, NO_EXTRA_COPIES))
         if n == 0:
             return Reject("mix:downsampled")
-        self.counters[f"mix.{doc.domain}.docs_out"] += n
-        self.counters[f"mix.{doc.domain}.bytes_out"] += n * doc_bytes(doc)
-        return [with_annotations(doc, **{"mix.copy": float(i)}) for i in range(n)]
+        n_bytes = doc_bytes(doc)
+        tokens = n * self.rates.tokens(doc.domain, doc.lang, n_bytes)
+        prefix = f"mix.{doc.domain}"
+        self.counters[f"{prefix}.docs_out"] += n
+        self.counters[f"{prefix}.bytes_out"] += n * n_bytes
+        self.counters[f"{prefix}.tokens_out"] += tokens
+        if self.quality.applies(doc.domain):
+            self.counters[f"{prefix}.weight={weight:g}.tokens_out"] += tokens
+        return [with_annotations(doc, **{COPY_ANNOTATION: float(i)}) for i in range(n)]

@@ -85,9 +85,10 @@ class Step:
 
 def plan(cfg: PipelineConfig) -> list[Step]:
     """The chain: web text through extract, clean and paragraph dedup; the other domains through
-    ingest; a quality model trained on both; then quality, MinHash dedup, decontamination, mixture;
-    the tokenizer (trained on the distinct decontaminated documents with the mixture's domain weights),
-    its compression report, and the mixture tokenized into shards."""
+    ingest; a quality model trained on both; then quality, MinHash dedup, decontamination; the
+    tokenizer (trained on the distinct decontaminated documents with the mixture's domain weights) and
+    its compression report; the mixture, its token counts measured with that tokenizer; and the
+    mixture tokenized into shards."""
     o = cfg.out.rstrip("/")
     c = cfg.configs
     out = {name: f"{o}/{name}" for name in ("extracted", "cleaned", "dedup_paragraphs", "domains", "quality_model",
@@ -120,8 +121,6 @@ def plan(cfg: PipelineConfig) -> list[Step]:
              out["dedup_minhash"], ["quality", "ingest"], [c.dedup_minhash]),
         Step("decontaminate", "jobs/decontaminate.py", decontam_args, out["decontaminated"], ["dedup_minhash"], [c.decontaminate],
              external=[_benchmarks_root(c.decontaminate, cfg.benchmarks_root)]),
-        Step("mix", "jobs/mix.py", ["--input", out["decontaminated"], "--output", out["mixture"], "--config", c.mix],
-             out["mixture"], ["decontaminate"], [c.mix]),
         Step("tokenizer", "tokenizer.train",
              ["--input", out["decontaminated"], "--weights", c.mix, "--output", out["tokenizer"], "--config", c.tokenizer],
              out["tokenizer"], ["decontaminate"], [c.mix, c.tokenizer], marker="tokenizer.json", documents=False, spark=False),
@@ -129,6 +128,9 @@ def plan(cfg: PipelineConfig) -> list[Step]:
              ["--tokenizer", out["tokenizer"], "--heldout", f"{out['tokenizer']}/heldout.jsonl", "--output",
               out["tokenizer_report"], "--config", c.tokenizer_report],
              out["tokenizer_report"], ["tokenizer"], [c.tokenizer_report], marker="compression.md", documents=False, spark=False),
+        Step("mix", "jobs/mix.py",
+             ["--input", out["decontaminated"], "--tokenizer", out["tokenizer"], "--output", out["mixture"], "--config", c.mix],
+             out["mixture"], ["decontaminate", "tokenizer"], [c.mix]),
         Step("shards", "jobs/shards.py",
              ["--input", out["mixture"], "--tokenizer", out["tokenizer"], "--output", out["shards"], "--config", c.tokenize],
              out["shards"], ["mix", "tokenizer"], [c.tokenize], documents=False),

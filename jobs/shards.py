@@ -353,16 +353,17 @@ def check_heldout(tokenizer_uri: str, heldout: HeldoutConfig) -> None:
         )
 
 
-def mixture_target_shares(inputs: list[str]) -> dict[str, float] | None:
-    """The mixture stage's target share per domain, when the single input is a mixture stage output."""
+def mixture_planned_shares(inputs: list[str]) -> dict[str, float] | None:
+    """The mixture stage's planned share per domain (Table 1 after water-filling: within every domain's
+    epoch cap), when the single input is a mixture stage output."""
     if len(inputs) != 1 or not io.exists(io.join(inputs[0], MIXTURE_MANIFEST)):
         return None
     manifest = json.loads(io.read_text(io.join(inputs[0], MIXTURE_MANIFEST)))
-    return {d["domain"]: float(d["target_share"]) for d in manifest["domains"]}
+    return {d["domain"]: float(d["planned_share"]) for d in manifest["domains"]}
 
 
 def build_manifest(shards: list[Shard], rows: list[dict], tokenizer: TokenizerInfo, dtype: np.dtype, config: TokenizeConfig,
-                   inputs: list[str], targets: dict[str, float] | None) -> dict:
+                   inputs: list[str], mixture_shares: dict[str, float] | None) -> dict:
     """manifest.json: what the trainer needs to read the shards and weigh the domains."""
     entries = []
     per_domain: dict[str, dict[str, Counter]] = {}
@@ -376,15 +377,15 @@ def build_manifest(shards: list[Shard], rows: list[dict], tokenizer: TokenizerIn
         c.update(documents=row["documents"], tokens=row["tokens"], text_bytes=row["text_bytes"], shards=1)
     train_tokens = sum(d["train"]["tokens"] for d in per_domain.values()) or 1
     in_train = [d for d, s in per_domain.items() if s["train"]["tokens"]]
-    target_total = sum(targets.get(d, 0.0) for d in in_train) if targets else 0.0
+    share_total = sum(mixture_shares.get(d, 0.0) for d in in_train) if mixture_shares else 0.0
     domains = {}
     for domain, splits in sorted(per_domain.items()):
         token_share = splits["train"]["tokens"] / train_tokens
-        target = targets.get(domain) if targets else None
-        weight = (target or 0.0) / target_total if target_total else token_share
+        share = mixture_shares.get(domain) if mixture_shares else None
+        weight = (share or 0.0) / share_total if share_total else token_share
         domains[domain] = {
             "weight": round(weight if domain in in_train else 0.0, 8),
-            "target_share": target,
+            "mixture_share": share,
             "token_share": round(token_share, 8),
             **{split: {k: counts[k] for k in ("documents", "tokens", "text_bytes", "shards")} for split, counts in splits.items()},
         }
@@ -396,7 +397,7 @@ def build_manifest(shards: list[Shard], rows: list[dict], tokenizer: TokenizerIn
         "tokenizer": {"uri": tokenizer.uri, "sha256": tokenizer.sha256, "vocab_size": tokenizer.vocab_size, "eot_id": tokenizer.eot_id},
         "dtype": dtype.name,
         "heldout": config.heldout.model_dump(),
-        "weights_from": "mixture target_share" if target_total else "train token share",
+        "weights_from": "mixture's planned shares" if share_total else "train token share",
         "domains": domains,
         "shards": entries,
     }
@@ -410,15 +411,15 @@ def manifest_markdown(m: dict) -> str:
         f"Tokenizer sha256 `{t['sha256']}`; held-out fraction {m['heldout']['fraction']} (seed {m['heldout']['seed']}); "
         f"weights from the {m['weights_from']}.",
         "",
-        "| domain | weight | target share | token share | train docs | train tokens | bytes/token | shards | valid docs | valid tokens |",
+        "| domain | weight | mixture share | token share | train docs | train tokens | bytes/token | shards | valid docs | valid tokens |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for domain, d in m["domains"].items():
         tr, va = d["train"], d["valid"]
         bpt = tr["text_bytes"] / tr["tokens"] if tr["tokens"] else 0.0
-        target = f"{100 * d['target_share']:.2f}%" if d["target_share"] is not None else "-"
+        share = f"{100 * d['mixture_share']:.2f}%" if d["mixture_share"] is not None else "-"
         lines.append(
-            f"| {domain} | {100 * d['weight']:.2f}% | {target} | {100 * d['token_share']:.2f}% | {tr['documents']:,} | "
+            f"| {domain} | {100 * d['weight']:.2f}% | {share} | {100 * d['token_share']:.2f}% | {tr['documents']:,} | "
             f"{tr['tokens']:,} | {bpt:.2f} | {tr['shards']} | {va['documents']:,} | {va['tokens']:,} |"
         )
     total = {s: sum(d[s]["tokens"] for d in m["domains"].values()) for s in SPLITS}
@@ -497,7 +498,7 @@ def write_shards(job: Job) -> dict:
     tmp = io.temporary_sibling(job.output)
     try:
         rows = tokenize_to_shards(job.spark, docs, tokenizer, dtype, shards, tasks, config, tmp)
-        m = build_manifest(shards, rows, tokenizer, dtype, config, job.inputs, mixture_target_shares(job.inputs))
+        m = build_manifest(shards, rows, tokenizer, dtype, config, job.inputs, mixture_planned_shares(job.inputs))
         stats = stage_stats(job, stage_counters(m, documents, text_bytes), {"tokenizer": m["tokenizer"]})
         funnel = finish_output(tmp, job.output, stats, {MANIFEST_FILE: json.dumps(m, indent=2, ensure_ascii=False) + "\n",
                                                         MANIFEST_MD: manifest_markdown(m)})

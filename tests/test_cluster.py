@@ -106,7 +106,9 @@ def test_the_whole_chain_on_the_sample_through_the_cluster(standalone, tmp_path)
     pipeline.write_text(yaml.safe_dump({
         "out": str(out), "warc": [str(sample / "*.warc*")], "domains": str(sample / "domains.yaml"),
         "driver_memory": "1g", "spark_args": ["--py-files", str(build_zip(work / "chain.zip")), "--executor-memory", "1g"],
-        "configs": {"quality": str(ROOT / "configs" / "demo" / "quality.yaml"), "decontaminate": str(decontam)},
+        "configs": {"quality": str(ROOT / "configs" / "demo" / "quality.yaml"), "decontaminate": str(decontam),
+                    "tokenizer": str(ROOT / "configs" / "demo" / "tokenizer.yaml"),
+                    "tokenizer_report": str(ROOT / "configs" / "demo" / "tokenizer_report.yaml")},
     }))
     cmd = [sys.executable, "-m", "jobs.run_chain", "--config", str(pipeline), "--master", master, "--until", "mix"]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=1500)
@@ -123,4 +125,4 @@ def test_the_whole_chain_on_the_sample_through_the_cluster(standalone, tmp_path)
     assert {d["domain"] for d in mix["domains"]} >= {"WebText", "Code", "ClassicalChinese"}
 
     again = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stdout.count("complete, skipped") == 9, again.stdout[-2000:]
+    assert again.returncode == 0 and again.stdout.count("complete, skipped") == 11, again.stdout[-2000:]

@@ -78,14 +78,14 @@ def sample_documents(n: int = 240, seed: int = 0) -> list[Document]:
     return docs
 
 
-def write_stage_output(path: Path, docs: list[Document], files: int = 2, targets: dict[str, float] | None = None) -> Path:
+def write_stage_output(path: Path, docs: list[Document], files: int = 2, planned: dict[str, float] | None = None) -> Path:
     """Documents as a stage output: Parquet files, ``_SUCCESS`` and, for a mixture, ``_manifest.json``."""
     path.mkdir(parents=True)
     for i in range(files):
         rows = [d.to_row() for d in docs[i::files]]
         pq.write_table(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), path / f"part-{i:05d}.parquet")
-    if targets:
-        manifest = {"domains": [{"domain": d, "target_share": s} for d, s in targets.items()]}
+    if planned:
+        manifest = {"domains": [{"domain": d, "planned_share": s} for d, s in planned.items()]}
         (path / "_manifest.json").write_text(json.dumps(manifest))
     (path / "_SUCCESS").write_text("")
     return path
@@ -110,7 +110,7 @@ def corpus(spark, tmp_path_factory):
     from tokenizers import Tokenizer
 
     assert len(Tokenizer.from_file(str(tok_dir / "tokenizer.json")).encode(docs[0].text).ids) == 40  # the file truncates; the stage must not
-    mixture = write_stage_output(tmp / "mixture", docs, targets=TARGETS)
+    mixture = write_stage_output(tmp / "mixture", docs, planned=TARGETS)
     conf = config_file(tmp)
     out = tmp / "shards"
     # Arrow batches of 16 rows: the stage gathers several of them for one encode_batch call
@@ -173,7 +173,7 @@ def test_manifest_checksums_and_weights(corpus):
     tok = m["tokenizer"]
     assert tok["sha256"] == hashlib.sha256((tok_dir / "tokenizer.json").read_bytes()).hexdigest()
     assert tok["eot_id"] == 0 and tok["vocab_size"] == load_tokenizer(tok_dir)[0].get_vocab_size()
-    assert m["weights_from"] == "mixture target_share"
+    assert m["weights_from"] == "mixture's planned shares"
     assert {d: v["weight"] for d, v in m["domains"].items()} == pytest.approx(TARGETS)
     assert sum(v["token_share"] for v in m["domains"].values()) == pytest.approx(1.0)
     for domain, v in m["domains"].items():
@@ -216,7 +216,7 @@ def test_plain_stage_output_weighs_by_tokens_and_rerun_replaces(spark, corpus, t
         shards.run(["--input", str(inp), "--tokenizer", str(tok_dir), "--output", str(out), "--config", str(config_file(tmp_path, heldout={"fraction": 0.0, "seed": 0}))])
     m = load_manifest(out)
     assert m["weights_from"] == "train token share" and {s["split"] for s in m["shards"]} == {"train"}
-    assert all(v["weight"] == v["token_share"] and v["target_share"] is None for v in m["domains"].values())
+    assert all(v["weight"] == v["token_share"] and v["mixture_share"] is None for v in m["domains"].values())
     assert not list(tmp_path.glob("out._tmp-*")) and not list(tmp_path.glob("out._old-*"))
 
 

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from datapipe import io
 from datapipe.config import ConfigError, load_config
 from datapipe.heldout import heldout_draw
-from datapipe.mixture import MixConfig
+from datapipe.mixture import MixConfig, water_level
 
 from .config import TokenizerConfig
 
@@ -79,21 +79,15 @@ def load_weights(path: str | Path | None) -> dict[str, float]:
 
 def allocate(available: dict[str, int], weights: dict[str, float], total: int) -> dict[str, float]:
     """Bytes to take per domain: ``total`` split by weight, each domain capped at what it has, the
-    shortfall of capped domains spread over the rest in proportion to their weights."""
+    shortfall of capped domains spread over the rest in proportion to their weights (the mixture's
+    water-filling, ``datapipe.mixture.water_level``)."""
     take = {d: 0.0 for d in available}
-    active = {d for d, w in weights.items() if w > 0 and available.get(d, 0) > 0}
-    remaining = float(total)
-    while active:
-        norm = sum(weights[d] for d in active)
-        short = {d for d in active if available[d] <= remaining * weights[d] / norm}
-        if not short:
-            for d in active:
-                take[d] = remaining * weights[d] / norm
-            break
-        for d in short:
-            take[d] = float(available[d])
-            remaining -= available[d]
-        active -= short
+    shares = {d: w for d, w in weights.items() if w > 0 and available.get(d, 0) > 0}
+    if not shares:
+        return take
+    caps = {d: float(available[d]) for d in shares}
+    level = water_level(shares, caps, min(float(total), sum(caps.values())))
+    take.update({d: min(caps[d], shares[d] * level) for d in shares})
     return take
 
 
