@@ -66,7 +66,7 @@ dedup-paragraphs: $(STAMP)  ## paragraph-level exact dedup (IN=stage output OUT=
 ingest-domains: $(STAMP)  ## non-web domains -> documents (CONF=configs/domains.yaml OUT=dir [ROOT=data root])
 	$(SUBMIT) jobs/ingest.py --config $(or $(CONF),configs/domains.yaml) --output $(OUT) $(if $(ROOT),--root $(ROOT))
 
-quality-model: $(STAMP)  ## train the fastText quality classifiers (POS=reference docs NEG=web docs OUT=model dir [CONF=])
+quality-model: $(STAMP)  ## train the fastText quality classifiers (POS=ingest output NEG=cleaned web, e.g. dedup_paragraphs OUT=model dir [CONF=])
 	$(SUBMIT) jobs/quality_model.py --positives $(POS) --negatives $(NEG) --output $(OUT) $(CONF_ARG)
 
 quality: $(STAMP)  ## score and filter by quality (IN=stage output MODEL=model dir OUT=dir [CONF=])

@@ -1,4 +1,4 @@
-"""Markup to plain text: Markdown, wiki syntax and the leftovers of wiki extraction.
+"""Markup to plain text: Markdown, wiki syntax and the leftovers of wiki extraction, LaTeX.
 
 Training text keeps its words and its paragraph breaks (one paragraph per line, the pipeline's
 convention) and loses what only says how it was formatted: a model that learned ``#`` headings, ``**``
@@ -37,7 +37,7 @@ _WIKI_EXTERNAL = re.compile(r"\[(?:https?|ftp)://\S+\s+([^\]]+)\]")
 _WIKI_BARE_EXTERNAL = re.compile(r"\[(?:https?|ftp)://[^\]\s]+\]")
 _WIKI_HEADING = re.compile(r"^\s*(={1,6})\s*(.*?)\s*\1\s*$")
 _WIKI_QUOTES = re.compile(r"'{2,5}")
-_WIKI_LIST = re.compile(r"^\s*[*#:;]+\s*")
+_WIKI_LIST = re.compile(r"^\s*(?:[*#:;]*[#:;][*#:;]*\s*|\*+\s+)")  # "**bold**" at a line's start is Markdown, not a list
 
 _BLANK = re.compile(r"[ \t]+")
 
@@ -98,3 +98,49 @@ def wiki_to_text(text: str) -> str:
         line = _WIKI_LIST.sub("", line)
         out.append(_HTML_TAG.sub("", _WIKI_QUOTES.sub("", line)))
     return _lines_out(out)
+
+
+_TEX_DROP = re.compile(
+    r"\\(?:begin|end|label|ref|eqref|cite|input|include|usepackage|documentclass|newcommand|def)\*?(?:\[[^\]]*\])?(?:\{[^{}]*\})*"
+)
+_TEX_WITH_ARG = re.compile(r"\\[A-Za-z]+\*?(?:\[[^\]]*\])?\{([^{}]*)\}")
+_TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|\\.")
+_TEX_DELIMITERS = re.compile(r"[{}$]")
+# What wiki extraction leaves of parser functions, templates and tables: lines such as " #if: ",
+# "| {{#if:||}}{{", "}}{{", "| ()", 'class="navbox collapsible"', '!colspan="70" class="x"', and cell
+# attributes ('|style="padding-left:0;"|1641').
+_WIKI_DEBRIS = re.compile(
+    r'^\W*#(?:if|ifeq|switch|expr|tag|invoke)\b.*$|^\W*(?:[\w-]+="[^"]*"\s*)+$|^(?=.*[{}|])[\W_]*$'
+)
+_WIKI_CELL_ATTRIBUTES = re.compile(r'(?:[\w-]+="[^"\n]*"\s*)+\|')
+_WIKI_SINGLE_CELL = re.compile(r"^\s*[|!]\s*(?=[^|]*$)")  # "|1641": one cell of a wiki table (Markdown rows have more pipes)
+_WIKI_UPDATE_MARK = re.compile(r"\[\s*\[update\]\]")  # what {{As of}} leaves: "As of 2013[ [update]]"
+
+
+def latex_to_text(text: str) -> str:
+    """LaTeX as readable text: environments and cross-references go, commands with an argument become
+    the argument (``\\emph{x}`` -> ``x``), other commands, braces and ``$`` go; the math's symbols stay.
+    Comments are not touched (``%`` is a percent sign outside LaTeX files)."""
+    text = _TEX_DROP.sub("", text)
+    for _ in range(4):  # nested arguments, innermost first
+        text, n = _TEX_WITH_ARG.subn(r"\1", text)
+        if not n:
+            break
+    return _TEX_DELIMITERS.sub("", _TEX_COMMAND.sub("", text))
+
+
+def wikiextractor_to_text(text: str) -> str:
+    """WikiExtractor output as plain text: what the extraction left of templates, parser functions and
+    tables goes (debris lines, cell attributes, ``[ [update]]`` marks), then the wiki syntax."""
+    text = _WIKI_UPDATE_MARK.sub("", _WIKI_CELL_ATTRIBUTES.sub("", text))
+    lines = (_WIKI_SINGLE_CELL.sub("", line) for line in text.split("\n") if not _WIKI_DEBRIS.match(line))
+    return wiki_to_text("\n".join(lines))
+
+
+def strip_markup(text: str) -> str:
+    """Text without wiki syntax, LaTeX, Markdown and HTML tags, one paragraph per line, whatever its
+    source: a classifier that saw markup would learn where a text came from; plain text passes unchanged
+    but for whitespace and list bullets."""
+    return markdown_to_text(latex_to_text(wikiextractor_to_text(text)))
+
+

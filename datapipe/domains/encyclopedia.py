@@ -8,8 +8,9 @@ to the next heading that is not. Headings are recognised in the shapes extractio
 "[13-14]") go too.
 
 WikiExtractor output (``<doc id=".." url=".." title="..">`` ... ``</doc>`` blocks, one paragraph per
-line, section headings as short lines ending in a full stop, stray list tags) gives one document per
-article: tags and wiki leftovers removed (``datapipe.markup.wiki_to_text``), end matter cut as above.
+line, section headings as short lines ending in a full stop, stray list tags and template debris) gives
+one document per article: tags and wiki leftovers removed (``datapipe.markup.wikiextractor_to_text``),
+end matter cut as above.
 
 SQuAD-style JSON (cmrc2018: ``data[].paragraphs[].context`` with ``qas``) gives each distinct
 context as a WorldKnowledge document, or each question with its first answer as a QA document.
@@ -19,15 +20,22 @@ from __future__ import annotations
 
 import json
 import re
-from fnmatch import fnmatch
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from typing import IO, Literal
 
 from pydantic import Field
 
-from datapipe.markup import wiki_to_text
+from datapipe.markup import wikiextractor_to_text
 
-from .base import JsonFileReader, Outcome, Reader, SourceBase, TextFileReader, content_sha1
+from .base import (
+    JsonFileReader,
+    Outcome,
+    Reader,
+    SourceBase,
+    TextFileReader,
+    content_sha1,
+)
 from .text import DEFAULT_QA_TEMPLATE, QATemplate, format_qa
 
 DEFAULT_REFERENCE_HEADINGS = [
@@ -206,6 +214,6 @@ class WikiExtractorReader(_ArticleCleaning, TextFileReader):
         for m in _WIKI_DOC.finditer(raw):
             articles += 1
             body = m.group("body")
-            yield self.outcome(body, self.clean(wiki_to_text(body)), relpath, source_file, m.group("id"))
+            yield self.outcome(body, self.clean(wikiextractor_to_text(body)), relpath, source_file, m.group("id"))
         if not articles:
             self.skip("no_article")

@@ -1,13 +1,18 @@
-"""Text preparation, identical for training and scoring.
+"""Text preparation, identical for training and scoring, and the fold a document belongs to.
 
 :func:`preprocess` is the one function both apply, and a model's manifest records its version and
-settings, so a model is always scored the way it was trained: NFKC, lower case, the first
-``max_chars`` characters, one line, and tokens separated by spaces: words, single punctuation marks,
-and single Han/kana characters. fastText splits on whitespace only, so unsegmented Chinese would
-otherwise be one token per sentence; character tokens plus fastText's word bigrams (``word_ngrams:
-2``) give character unigrams and bigrams, which stand in for words without a segmenter and work for
-classical Chinese too (a dictionary segmenter such as jieba is built for modern text and adds a
-dependency and time).
+settings, so a model is always scored the way it was trained: markup stripped, NFKC, lower case, the
+first ``max_chars`` characters, one line, and tokens separated by spaces: words, single punctuation
+marks, and single Han/kana characters.
+
+Markup goes first (``datapipe.markup.strip_markup``): reference text arrives as Markdown (statutes, news
+transcripts), wiki extraction (Wikipedia) or LaTeX (papers), web text as plain text, so a classifier
+that saw ``#`` headings, ``[[links]]`` or ``\\section`` would learn which source a text came from, not
+how well it is written. fastText splits on whitespace only, so unsegmented Chinese would otherwise be
+one token per sentence; character tokens plus fastText's word bigrams (``word_ngrams: 2``) give
+character unigrams and bigrams, which stand in for words without a segmenter and work for classical
+Chinese too (a dictionary segmenter such as jieba is built for modern text and adds a dependency and
+time). A change here or in ``datapipe.markup`` bumps :data:`PREPROCESS_VERSION`.
 """
 
 from __future__ import annotations
@@ -17,19 +22,33 @@ import unicodedata
 
 import regex
 
+from datapipe.markup import strip_markup
 from datapipe.text import HAN_CLASS, KANA_CLASS, split_lines
 
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 3
 """Bumped whenever :func:`preprocess` changes; the scorer refuses a model trained with another one."""
 
 _CJK = HAN_CLASS + KANA_CLASS
 _TOKEN = regex.compile(rf"[{_CJK}]|[\w--[{_CJK}]]+(?:['’.\-][\w--[{_CJK}]]+)*|[^\s\w]", regex.V1)
 
+def tokens(text: str) -> str:
+    """Text without markup as one lower-case line of space-separated tokens (see the module docstring)."""
+    return " ".join(_TOKEN.findall(unicodedata.normalize("NFKC", text).lower()))
+
 
 def preprocess(text: str, max_chars: int) -> str:
-    """One line of space-separated tokens (see the module docstring); identical for training and scoring."""
-    text = unicodedata.normalize("NFKC", text[:max_chars]).lower()
-    return " ".join(_TOKEN.findall(text))
+    """What a classifier sees of a text: :func:`tokens` of its start without markup; identical for
+    training (whose examples are stripped once, before they are cut into pieces) and scoring."""
+    return tokens(strip_markup(text[:max_chars]))
+
+
+def joined_lines(text: str, max_chars: int) -> str:
+    """DCLM's preparation for its fastText classifiers: the lines joined by spaces, nothing else."""
+    return " ".join(text[:max_chars].strip().splitlines())
+
+
+PREPROCESSORS = {"tokens": preprocess, "joined_lines": joined_lines}
+"""The preparations a manifest can name per language: ours, or DCLM's for its pretrained models."""
 
 
 def chunk_text(text: str, chunk_chars: int) -> list[str]:
@@ -60,3 +79,9 @@ def chunk_text(text: str, chunk_chars: int) -> list[str]:
 def stable_hash64(*parts: object) -> int:
     """A 64-bit hash of the parts, the same on every machine and in every process (seeded draws)."""
     return int.from_bytes(hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+def fold_of(doc_id: str, seed: int, folds: int) -> int:
+    """The cross-fitting fold of a document, from its id: training leaves fold k out of the model that
+    scores fold k, wherever and in whatever order the document is read."""
+    return stable_hash64(seed, "fold", doc_id) % folds

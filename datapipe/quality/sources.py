@@ -1,54 +1,37 @@
-"""The training inputs of the quality classifiers: stage outputs, JSONL, text and LaTeX files (any URI
-``datapipe.io`` opens, optionally gzipped), as documents with a language (lid.176 filling the gaps)."""
+"""The training inputs of the quality classifiers, as documents with a language (lid.176 filling the
+gaps): stage outputs (the ingest stage's for positives, selected by source name; the clean or
+paragraph-dedup stage's for negatives, selected by domain), and reference files (JSONL, text and
+LaTeX; any URI ``datapipe.io`` opens, optionally gzipped)."""
 
 from __future__ import annotations
 
 import gzip
 import io as textio
 import json
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import regex
 
 from datapipe import io
+from datapipe.domains.base import source_of
 from datapipe.langid import LanguageIdentifier
 
 from .config import QualityDataError
 
 _TEX_COMMENT = regex.compile(r"(?<!\\)%.*")
-_TEX_DROP = regex.compile(
-    r"\\(?:begin|end|label|ref|eqref|cite|input|include|usepackage|documentclass|newcommand|def)\*?(?:\[[^\]]*\])?(?:\{[^{}]*\})*"
-)
-_TEX_WITH_ARG = regex.compile(r"\\[A-Za-z]+\*?(?:\[[^\]]*\])?\{([^{}]*)\}")
-_TEX_COMMAND = regex.compile(r"\\[A-Za-z]+\*?|\\.")
-_TEX_BRACES = regex.compile(r"[{}]")
-_SPACES = regex.compile(r"[^\S\n]+")
-
-
-def strip_latex(tex: str) -> str:
-    """LaTeX to readable text, lightly: comments, environments and cross-references go, commands
-    with an argument become the argument (``\\emph{x}`` -> ``x``), other commands go; math stays."""
-    text = _TEX_COMMENT.sub("", tex)
-    text = _TEX_DROP.sub("", text)
-    for _ in range(4):  # nested arguments, innermost first
-        text, n = _TEX_WITH_ARG.subn(r"\1", text)
-        if not n:
-            break
-    text = _TEX_BRACES.sub("", _TEX_COMMAND.sub("", text))
-    return "\n".join(s for s in (_SPACES.sub(" ", line).strip() for line in text.split("\n")) if s)
 
 
 @dataclass
 class SourceDoc:
-    """A document of a training input: ``key`` is unique within its input, ``lang`` None until
-    identified, ``domain`` None for files (only stage outputs have one)."""
+    """A document of a training input: ``key`` is its id in a stage output (the id the scorer sees) or
+    ``<path>#<block>`` in a file; ``source`` the ingest source of a stage output's document (the url
+    up to the first ``:``); ``lang`` None until identified."""
 
     key: str
     text: str
     lang: str | None = None
-    domain: str | None = None
+    source: str | None = None
 
 
 def _lines(path: str) -> Iterator[str]:
@@ -73,34 +56,55 @@ def _blocks(lines: Iterable[str]) -> Iterator[str]:
         yield "\n".join(current)
 
 
-def _iter_parquet(path: str) -> Iterator[SourceDoc]:
+def of_sources(names: Iterable[str]):
+    """The documents of the ingest sources ``names`` (their urls start ``<source>:``)."""
+    import pyarrow.compute as pc
+
+    selected = pc.scalar(False)
+    for name in sorted(names):
+        selected = selected | pc.starts_with(pc.field("url"), pattern=f"{name}:")
+    return selected
+
+
+def of_domains(domains: Iterable[str]):
+    """The documents of ``domains``."""
+    import pyarrow.compute as pc
+
+    return pc.field("domain").isin(sorted(domains))
+
+
+def iter_stage_output(path: str, selected) -> Iterator[SourceDoc]:
+    """The ``selected`` documents (:func:`of_sources`, :func:`of_domains`) of a complete stage output
+    (``_SUCCESS``; ``_rejects`` ignored); the selection is pushed down to the Parquet reader, so the
+    text of other documents is never decoded."""
     import pyarrow.dataset as ds
 
+    if not io.exists(path):
+        raise QualityDataError(f"input not found: {path}")
     if not io.exists(io.join(path, "_SUCCESS")):
-        raise QualityDataError(f"{path}: a directory input must be a complete stage output (no _SUCCESS)")
+        raise QualityDataError(f"{path}: not a complete stage output (no _SUCCESS)")
     filesystem, p = io.filesystem(path)
     dataset = ds.dataset(p, format="parquet", filesystem=filesystem)  # skips _rejects, _stats.json, ...
-    names = set(dataset.schema.names)
-    if "text" not in names:
-        raise QualityDataError(f"{path}: no 'text' column")
-    columns = [c for c in ("id", "lang", "domain", "text") if c in names]
-    row = 0
-    for batch in dataset.to_batches(columns=columns):
+    missing = {"id", "url", "lang", "domain", "text"} - set(dataset.schema.names)
+    if missing:
+        raise QualityDataError(f"{path}: not a document stage output (no {', '.join(sorted(missing))} column)")
+    for batch in dataset.to_batches(columns=["id", "url", "lang", "text"], filter=selected):
         for r in batch.to_pylist():
-            yield SourceDoc(r.get("id") or str(row), r["text"] or "", r.get("lang"), r.get("domain"))
-            row += 1
+            yield SourceDoc(r["id"], r["text"] or "", r["lang"], source_of(r["url"] or ""))
 
 
-def iter_source(path: str, text_field: str = "text") -> Iterator[SourceDoc]:
-    """Documents of one training input, by its kind:
+def iter_file(path: str, text_field: str = "text") -> Iterator[SourceDoc]:
+    """Documents of a reference file, by its kind:
 
-    - a directory (or URI without a file suffix below): a stage output (Parquet with ``text``,
-      optionally ``id``, ``lang`` and ``domain``; ``_SUCCESS`` required, ``_rejects`` ignored);
     - ``.jsonl[.gz]``: one JSON object per line, the text in ``text_field``, ``lang`` used when present;
     - ``.txt[.gz]``: blank-line separated blocks, one document each;
-    - ``.tex[.gz]``: blank-line separated blocks with LaTeX markup stripped (:func:`strip_latex`).
+    - ``.tex[.gz]``: the same, LaTeX comments removed (the rest of the markup goes in preprocessing).
     """
     name = path.rstrip("/").lower().removesuffix(".gz")
+    if not name.endswith((".jsonl", ".txt", ".tex")):
+        raise QualityDataError(f"{path}: unsupported reference file (.jsonl, .txt or .tex, optionally .gz)")
+    if not io.exists(path):
+        raise QualityDataError(f"input not found: {path}")
     if name.endswith(".jsonl"):
         for i, line in enumerate(_lines(path)):
             if not line.strip():
@@ -112,30 +116,12 @@ def iter_source(path: str, text_field: str = "text") -> Iterator[SourceDoc]:
             text = obj.get(text_field) if isinstance(obj, dict) else None
             if not isinstance(text, str):
                 raise QualityDataError(f"{path}:{i + 1}: no string field {text_field!r}")
-            yield SourceDoc(str(i), text, obj.get("lang") if isinstance(obj.get("lang"), str) else None)
-    elif name.endswith(".txt"):
-        for i, block in enumerate(_blocks(_lines(path))):
-            yield SourceDoc(str(i), block)
-    elif name.endswith(".tex"):
-        for i, block in enumerate(_blocks(_lines(path))):
-            text = strip_latex(block)
-            if text:
-                yield SourceDoc(str(i), text)
-    else:
-        if not io.exists(path):
-            raise QualityDataError(f"input not found: {path}")
-        if not io.is_dir(path):
-            raise QualityDataError(f"{path}: unsupported input (a stage output directory, .jsonl, .txt or .tex, optionally .gz)")
-        yield from _iter_parquet(path)
-
-
-def in_domains(docs: Iterator[SourceDoc], domains: set[str], skipped: Counter) -> Iterator[SourceDoc]:
-    """Documents without a domain or of one of ``domains``; the others are counted in ``skipped``."""
-    for doc in docs:
-        if doc.domain is None or doc.domain in domains:
-            yield doc
-        else:
-            skipped[doc.domain] += 1
+            yield SourceDoc(f"{path}#{i}", text, obj.get("lang") if isinstance(obj.get("lang"), str) else None)
+        return
+    for i, block in enumerate(_blocks(_lines(path))):
+        text = _TEX_COMMENT.sub("", block) if name.endswith(".tex") else block
+        if text.strip():
+            yield SourceDoc(f"{path}#{i}", text)
 
 
 def with_languages(docs: Iterator[SourceDoc], langid: LanguageIdentifier, batch_size: int) -> Iterator[SourceDoc]:

@@ -1,6 +1,26 @@
-"""Training the per-language classifiers: examples from the inputs, a held-out split of whole documents,
-balanced classes, fastText, held-out metrics (ROC AUC, precision, recall, F1), optional quantization,
-and the model directory written atomically with its report (``jobs/quality_model.py``, one process)."""
+"""Training the per-language classifiers (``jobs/quality_model.py``, one process): examples from the
+inputs, cross-fitted fastText models, their held-out ROC AUC, optional quantization, and the model
+directory written atomically with its report.
+
+Positives are the reference text a language's config names: documents of ingest sources
+(``positive_sources``, by the source name in their url) and files. Negatives are a seeded sample of
+the web documents the quality stage will filter (the clean or paragraph-dedup stage's output).
+
+Cross-fitting, not a held-out split: every negative is also a document the stage scores, and a
+model scores the documents it trained on as more typical of their class than they are (fastText fits
+its training set closely), so a held-out split would leave the training documents without an honest
+score. Instead every document falls in one of ``folds`` folds by a hash of its id
+(:func:`datapipe.quality.features.fold_of`); the model of fold k trains on the other folds, and the
+scorer gives every document the model of its fold. So no document is ever scored by a model that
+saw it, every training document is scored, each model trains on ``(folds - 1) / folds`` of the data,
+and the held-out scores of all folds together are a cross-validated ROC AUC. A text that occurs in
+documents of two folds (a re-crawled page under another id) is left out of training altogether.
+
+A language is filtered only when it can be trusted: at least ``min_documents_per_class`` documents per
+class and a held-out AUC of at least ``min_heldout_auc``; otherwise no model is written for it and
+the report says why (its documents are then kept unscored). A pretrained model (DCLM's ``__label__hq``
+convention) replaces training; it is evaluated on the same examples when there are any.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +30,7 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,114 +38,172 @@ import numpy as np
 
 from datapipe import io
 from datapipe.langid import LanguageIdentifier
+from datapipe.markup import strip_markup
 
-from .config import MANIFEST_FILE, NEGATIVE_LABEL, POSITIVE_LABEL, REPORT_JSON, REPORT_MD, QualityConfig, QualityDataError
-from .features import PREPROCESS_VERSION, chunk_text, preprocess, stable_hash64
-from .scoring import load_fasttext, positive_probability
-from .sources import in_domains, iter_source, with_languages
+from .config import (
+    MANIFEST_FILE,
+    NEGATIVE_LABEL,
+    POSITIVE_LABEL,
+    REPORT_JSON,
+    REPORT_MD,
+    QualityConfig,
+    QualityDataError,
+)
+from .features import (
+    PREPROCESS_VERSION,
+    PREPROCESSORS,
+    chunk_text,
+    fold_of,
+    stable_hash64,
+    tokens,
+)
+from .scoring import cutoff_quantile, load_fasttext, positive_probability
+from .sources import (
+    SourceDoc,
+    iter_file,
+    iter_stage_output,
+    of_domains,
+    of_sources,
+    with_languages,
+)
 
 
 @dataclass(order=True)
 class Example:
-    """A training or held-out example: a piece of the document ``group`` (input path and document key)."""
+    """A training or held-out example: a piece of a document of cross-fitting fold ``fold``."""
 
     priority: int
     text: str = field(compare=False)
-    heldout: bool = field(compare=False)
-    group: str = field(compare=False)
+    fold: int = field(compare=False)
 
 
 class _Sample:
     """The ``cap`` examples of lowest priority seen so far: a bottom-k sample, in memory bounded by
     ``cap``. The priority is a seeded hash of the text, so the sample is a uniform one that does not
     depend on reading order, and a text seen again (boilerplate shared by pages, a re-crawled page)
-    is recognised and counted once (exactly below the cap; above it a repeat of a text the sample
-    has dropped counts in ``seen`` again, though it cannot enter the sample either)."""
+    is recognised and counted once; one seen in two folds is left out (exactly below the cap)."""
 
     def __init__(self, cap: int):
         self.cap = cap
         self._heap: list[tuple[int, Example]] = []  # (-priority, example): a max-heap
-        self._priorities: set[int] = set()
+        self._folds: dict[int, int] = {}
+        self._in_two_folds: set[int] = set()
         self.seen = 0
         self.duplicates = 0
 
     def add(self, ex: Example) -> None:
-        if ex.priority in self._priorities:
+        fold = self._folds.get(ex.priority)
+        if fold is not None:
             self.duplicates += 1
+            if fold != ex.fold:
+                self._in_two_folds.add(ex.priority)
             return
         self.seen += 1
         if len(self._heap) < self.cap:
             heapq.heappush(self._heap, (-ex.priority, ex))
         elif ex.priority < -self._heap[0][0]:
             _, evicted = heapq.heapreplace(self._heap, (-ex.priority, ex))
-            self._priorities.discard(evicted.priority)
+            del self._folds[evicted.priority]
         else:
             return
-        self._priorities.add(ex.priority)
+        self._folds[ex.priority] = ex.fold
 
     def examples(self) -> list[Example]:
-        return sorted(item[1] for item in self._heap)
+        return sorted(ex for _, ex in self._heap if ex.priority not in self._in_two_folds)
+
+    def counts(self) -> dict:
+        return {"examples": self.seen, "duplicates": self.duplicates, "in_two_folds": len(self._in_two_folds)}
+
+
+class _Collector:
+    """Examples per (language, class) and what was read, for :func:`collect_examples`."""
+
+    def __init__(self, config: QualityConfig):
+        self.tc = config.train
+        self.samples: dict[tuple[str, str], _Sample] = {}
+        self.documents: Counter = Counter()
+        self.short_pieces: Counter = Counter()
+
+    def add(self, doc: SourceDoc, label: str) -> None:
+        tc = self.tc
+        key = (doc.lang, label)
+        self.documents[key] += 1
+        fold = fold_of(doc.key, tc.seed, tc.folds)
+        sample = self.samples.setdefault(key, _Sample(tc.max_examples_per_class))
+        for chunk in chunk_text(strip_markup(doc.text), tc.chunk_chars):
+            if len(chunk) < tc.min_example_chars:
+                self.short_pieces[key] += 1
+                continue
+            sample.add(Example(stable_hash64(tc.seed, "example", chunk), chunk, fold))
+
+    def class_counts(self, lang: str, label: str) -> dict:
+        sample = self.samples.get((lang, label))
+        return {
+            "documents": self.documents[lang, label],
+            "short_pieces_skipped": self.short_pieces[lang, label],
+            **(sample.counts() if sample else {"examples": 0, "duplicates": 0, "in_two_folds": 0}),
+        }
 
 
 def collect_examples(
-    inputs: dict[str, list[str]], config: QualityConfig, langid: LanguageIdentifier | None = None
+    positives: list[str], negatives: list[str], config: QualityConfig, langid: LanguageIdentifier | None = None
 ) -> tuple[dict[tuple[str, str], list[Example]], dict]:
-    """Examples per (language, label) from ``{label: [paths]}``, and what was read.
-
-    Documents are split into pieces of about ``chunk_chars``; the held-out split takes whole
-    documents (a seeded hash of the document's text below ``heldout_fraction``: the same data split
-    the same way wherever it is stored and in whatever order it is read), so no held-out example
-    shares a document with a training example, and a text repeated anywhere is one example.
-    """
+    """Examples per (language, ``positive``/``negative``) and what was read: the configured sources of
+    the ``positives`` stage outputs and each language's files, and the ``negative_domains`` documents of
+    the ``negatives`` stage outputs. Documents are split into pieces of about ``chunk_chars`` (markup
+    stripped first); every piece of a document is in the document's fold."""
     tc = config.train
-    for path in (p for paths in inputs.values() for p in paths):  # fail before reading anything
+    sources = {s for lang in tc.languages.values() for s in lang.positive_sources}
+    if sources and not positives:
+        raise QualityDataError(f"the config names positive sources ({', '.join(sorted(sources))}) but no --positives stage output was given")
+    files = [p for lang in tc.languages.values() for p in lang.positive_files]
+    for path in [*positives, *negatives, *files]:  # fail before reading anything
         if not io.exists(path):
             raise QualityDataError(f"input not found: {path}")
     langid = langid or LanguageIdentifier()
-    samples: dict[tuple[str, str], _Sample] = {}
+    collector = _Collector(config)
     read: dict[str, dict] = {}
-    docs_per_class: Counter = Counter()
-    for label, paths in inputs.items():
-        domains = set(tc.positive_domains if label == "positive" else tc.negative_domains)
-        for path in paths:
-            langs: Counter = Counter()
-            too_short = 0
-            other_domains: Counter = Counter()
-            docs = in_domains(iter_source(path, tc.text_field), domains, other_domains)
-            for doc in with_languages(docs, langid, tc.langid_batch_size):
-                langs[doc.lang] += 1
-                if doc.lang not in tc.languages:
-                    continue
-                docs_per_class[(doc.lang, label)] += 1
-                group = f"{path}#{doc.key}"
-                heldout = stable_hash64(tc.seed, "split", doc.text) < tc.heldout_fraction * 2**64
-                sample = samples.setdefault((doc.lang, label), _Sample(tc.max_examples_per_class))
-                for chunk in chunk_text(doc.text, tc.chunk_chars):
-                    if len(chunk) < tc.min_example_chars:
-                        too_short += 1
-                        continue
-                    sample.add(Example(stable_hash64(tc.seed, "example", chunk), chunk, heldout, group))
-            read[path] = {
-                "label": label,
-                "documents": sum(langs.values()),
-                "languages": dict(langs.most_common()),
-                "short_pieces_skipped": too_short,
-                "other_domains_skipped": dict(other_domains.most_common()),
-            }
-    examples = {key: s.examples() for key, s in samples.items()}
-    classes = {
-        f"{lang}.{label}": {"documents": n, "examples": samples[lang, label].seen, "duplicates": samples[lang, label].duplicates}
-        for (lang, label), n in sorted(docs_per_class.items())
-    }
+
+    def documents(docs: Iterator[SourceDoc]) -> Iterator[SourceDoc]:
+        return with_languages(docs, langid, tc.langid_batch_size)
+
+    found: Counter = Counter()
+    for path in positives:
+        by_source: Counter = Counter()
+        for doc in documents(iter_stage_output(path, of_sources(sources))):
+            by_source[f"{doc.source}.{doc.lang}"] += 1
+            found[doc.source] += 1
+            if doc.lang in tc.languages and doc.source in tc.languages[doc.lang].positive_sources:
+                collector.add(doc, "positive")
+        read[path] = {"class": "positive", "documents": dict(sorted(by_source.items()))}
+    missing = sorted(sources - set(found))
+    if missing:
+        raise QualityDataError(f"no document of the positive source(s) {', '.join(missing)} in {', '.join(positives)}")
+    for lang, lang_config in tc.languages.items():
+        for path in lang_config.positive_files:
+            by_lang: Counter = Counter()
+            for doc in documents(iter_file(path, tc.text_field)):
+                by_lang[doc.lang] += 1
+                if doc.lang == lang:
+                    collector.add(doc, "positive")
+            read[path] = {"class": "positive", "documents": dict(by_lang.most_common())}
+    for path in negatives:
+        by_lang = Counter()
+        for doc in documents(iter_stage_output(path, of_domains(tc.negative_domains))):
+            by_lang[doc.lang] += 1
+            if doc.lang in tc.languages:
+                collector.add(doc, "negative")
+        read[path] = {"class": "negative", "documents": dict(by_lang.most_common())}
+    examples = {key: sample.examples() for key, sample in collector.samples.items()}
+    classes = {lang: {label: collector.class_counts(lang, label) for label in ("positive", "negative")} for lang in tc.languages}
     return examples, {"inputs": read, "classes": classes}
 
 
-def balanced_split(pos: list[Example], neg: list[Example], heldout: bool) -> tuple[list[Example], list[Example]]:
-    """Positives and negatives of one split, the majority class downsampled (lowest priorities kept)."""
-    p = [e for e in pos if e.heldout == heldout]
-    n = [e for e in neg if e.heldout == heldout]
-    k = min(len(p), len(n))
-    return p[:k], n[:k]  # already in priority order
+def capped(pos: list[Example], neg: list[Example], max_class_ratio: float) -> tuple[list[Example], list[Example]]:
+    """The larger class cut to at most ``max_class_ratio`` times the smaller one, keeping the lowest
+    priorities (a seeded sample: the lists are in priority order)."""
+    limit = int(max_class_ratio * min(len(pos), len(neg)))
+    return pos[:limit], neg[:limit]
 
 
 # --- metrics -------------------------------------------------------------------------------------
@@ -145,24 +223,16 @@ def roc_auc(scores: Iterable[float], labels: Iterable[int]) -> float:
     return float(u / (n_pos * n_neg))
 
 
-def classification_metrics(scores: list[float], labels: list[int], threshold: float) -> dict:
-    """Precision, recall, F1 and accuracy of ``score >= threshold`` as the positive prediction, and ROC AUC."""
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(labels, dtype=bool)
-    pred = s >= threshold
-    tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+def heldout_metrics(pos_scores: list[float], neg_scores: list[float], keep_fraction: float) -> dict:
+    """ROC AUC, and the share of reference examples that the keep rule would keep: those scoring at or
+    above the ``1 - keep_fraction`` quantile of the web examples."""
+    cutoff = float(np.quantile(neg_scores, cutoff_quantile(keep_fraction), method="inverted_cdf"))  # as the stage does
     return {
-        "threshold": threshold,
-        "n_positive": int(y.sum()),
-        "n_negative": int((~y).sum()),
-        "auc": round(roc_auc(s, y), 6),
-        "precision": round(precision, 6),
-        "recall": round(recall, 6),
-        "f1": round(f1, 6),
-        "accuracy": round(float((pred == y).mean()), 6),
+        "auc": round(roc_auc(pos_scores + neg_scores, [1] * len(pos_scores) + [0] * len(neg_scores)), 6),
+        "n_positive": len(pos_scores),
+        "n_negative": len(neg_scores),
+        "keep_fraction": keep_fraction,
+        "reference_kept": round(float(np.mean(np.asarray(pos_scores) >= cutoff)), 6),
     }
 
 
@@ -174,104 +244,145 @@ def _write_training_file(path: Path, pos: list[Example], neg: list[Example], max
     rows.sort()  # seeded-random interleaving of the classes, the order fastText's SGD sees
     with open(path, "w", encoding="utf-8") as f:
         for _, label, text in rows:
-            f.write(f"{label} {preprocess(text, max_chars)}\n")
+            f.write(f"{label} {tokens(text[:max_chars])}\n")
 
 
-def train_language(
-    lang: str,
-    train: tuple[list[Example], list[Example]],
-    heldout: tuple[list[Example], list[Example]],
-    config: QualityConfig,
-    workdir: Path,
-    outdir: Path,
-) -> dict:
-    """Train, evaluate on the held-out split, and save ``quality.<lang>.bin`` (or ``.ftz`` when
-    quantizing costs at most ``quantize_max_auc_drop`` of AUC) into ``outdir``; returns the report."""
-    tc, ft_params = config.train, config.train.fasttext
+class _NotFiltered(Exception):
+    """A language's classifier is not fit to filter; the message says why."""
+
+
+def cross_fit(lang: str, pos: list[Example], neg: list[Example], config: QualityConfig, workdir: Path, outdir: Path) -> dict:
+    """Train the ``folds`` models of a language (fold k: trained on the other folds, evaluated on fold
+    k), save them as ``quality.<lang>.<k>.bin`` (``.ftz`` when quantizing all of them costs at most
+    ``quantize_max_auc_drop`` of held-out AUC) into ``outdir``; returns the report."""
+    tc, ft_params, max_chars = config.train, config.train.fasttext, config.preprocess.max_chars
     ft = load_fasttext()
-    train_file = workdir / f"train.{lang}.txt"
-    _write_training_file(train_file, *train, config.preprocess.max_chars)
+    keep_fraction = config.score.keep_fraction_of(lang)
+    scores: dict[str, tuple[list[float], list[float]]] = {"full": ([], []), "quantized": ([], [])}
+    fold_auc, train_sizes, names = [], [], []
     started = time.time()
-    model = ft.train_supervised(
-        input=str(train_file),
-        dim=ft_params.dim,
-        epoch=ft_params.epoch,
-        lr=ft_params.lr,
-        wordNgrams=ft_params.word_ngrams,
-        minCount=ft_params.min_count,
-        minn=ft_params.minn,
-        maxn=ft_params.maxn,
-        bucket=ft_params.bucket,
-        thread=ft_params.thread,
-        seed=tc.seed,
-        loss="softmax",
-        verbose=0,
-    )
-    train_seconds = time.time() - started
-    texts = [preprocess(e.text, config.preprocess.max_chars) for e in heldout[0] + heldout[1]]
-    labels = [1] * len(heldout[0]) + [0] * len(heldout[1])
-    threshold = config.score.threshold(lang)
-    started = time.time()
-    metrics = classification_metrics(positive_probability(model, texts), labels, threshold)
-    score_seconds = time.time() - started
-    name = f"quality.{lang}.bin"
-    model.save_model(str(outdir / name))
-    report = {
-        "model": name,
-        "train_examples": {"positive": len(train[0]), "negative": len(train[1])},
-        "heldout": metrics,
-        "train_seconds": round(train_seconds, 3),
-        "heldout_examples_per_second": round(len(texts) / score_seconds, 1) if score_seconds > 0 else None,
-    }
+    for k in range(tc.folds):
+        train = capped([e for e in pos if e.fold != k], [e for e in neg if e.fold != k], tc.max_class_ratio)
+        held = [e for e in pos if e.fold == k], [e for e in neg if e.fold == k]
+        if not train[0] or not held[0] or not held[1]:
+            raise _NotFiltered(f"fold {k} has no reference or web examples to train or evaluate on")
+        train_file = workdir / f"train.{lang}.{k}.txt"
+        _write_training_file(train_file, *train, max_chars)
+        model = ft.train_supervised(
+            input=str(train_file), dim=ft_params.dim, epoch=ft_params.epoch, lr=ft_params.lr, wordNgrams=ft_params.word_ngrams,
+            minCount=ft_params.min_count, minn=ft_params.minn, maxn=ft_params.maxn, bucket=ft_params.bucket,
+            thread=ft_params.thread, seed=tc.seed, loss="softmax", verbose=0,
+        )
+        texts = [[tokens(e.text[:max_chars]) for e in side] for side in held]
+        fold_scores = [positive_probability(model, t) for t in texts]
+        fold_auc.append(round(roc_auc(fold_scores[0] + fold_scores[1], [1] * len(texts[0]) + [0] * len(texts[1])), 6))
+        train_sizes.append({"positive": len(train[0]), "negative": len(train[1])})
+        for side in (0, 1):
+            scores["full"][side].extend(fold_scores[side])
+        name = f"quality.{lang}.{k}"
+        model.save_model(str(outdir / f"{name}.bin"))
+        if tc.quantize:
+            model.quantize(input=str(train_file), qnorm=True, retrain=False, cutoff=tc.quantize_cutoff)
+            for side in (0, 1):
+                scores["quantized"][side].extend(positive_probability(model, texts[side]))
+            model.save_model(str(outdir / f"{name}.ftz"))
+        names.append(name)
+        train_file.unlink()
+    heldout = heldout_metrics(*scores["full"], keep_fraction)
+    report = {"train_examples_per_fold": train_sizes, "fold_auc": fold_auc, "train_seconds": round(time.time() - started, 2)}
+    suffix = ".bin"
     if tc.quantize:
-        started = time.time()
-        model.quantize(input=str(train_file), qnorm=True, retrain=False, cutoff=tc.quantize_cutoff)
-        quantized = classification_metrics(positive_probability(model, texts), labels, threshold)
-        kept = quantized["auc"] >= metrics["auc"] - tc.quantize_max_auc_drop
-        report["quantize"] = {"auc_full": metrics["auc"], "auc_quantized": quantized["auc"], "kept": kept, "seconds": round(time.time() - started, 3)}
+        quantized = heldout_metrics(*scores["quantized"], keep_fraction)
+        kept = quantized["auc"] >= heldout["auc"] - tc.quantize_max_auc_drop
+        report["quantize"] = {"auc_full": heldout["auc"], "auc_quantized": quantized["auc"], "kept": kept}
         if kept:
-            (outdir / name).unlink()
-            name = f"quality.{lang}.ftz"
-            model.save_model(str(outdir / name))
-            report.update(model=name, heldout=quantized)
-    report["model_bytes"] = (outdir / name).stat().st_size
+            heldout, suffix = quantized, ".ftz"
+        for name in names:
+            (outdir / f"{name}{'.bin' if kept else '.ftz'}").unlink()
+    models = [f"{name}{suffix}" for name in names]
+    return {"models": models, "heldout": heldout, **report, "model_bytes": sum((outdir / m).stat().st_size for m in models)}
+
+
+def install_pretrained(lang: str, pos: list[Example], neg: list[Example], config: QualityConfig, outdir: Path) -> dict:
+    """Copy a language's pretrained model into ``outdir`` (it must know ``__label__hq``) and evaluate it
+    on all the language's examples, when there are both classes (it never trained on them)."""
+    pretrained = config.train.languages[lang].pretrained
+    suffix = ".ftz" if pretrained.path.lower().endswith(".ftz") else ".bin"
+    name = f"quality.{lang}.pretrained{suffix}"
+    if not io.exists(pretrained.path):
+        raise QualityDataError(f"pretrained model of {lang} not found: {pretrained.path}")
+    with io.open_input(pretrained.path) as src, open(outdir / name, "wb") as dst:
+        while chunk := src.read(1 << 22):
+            dst.write(chunk)
+    try:
+        model = load_fasttext().load_model(str(outdir / name))
+    except ValueError as exc:
+        raise QualityDataError(f"pretrained model of {lang} ({pretrained.path}) is not a fastText model: {exc}") from None
+    if POSITIVE_LABEL not in model.get_labels():
+        raise QualityDataError(f"pretrained model of {lang} ({pretrained.path}) has labels {model.get_labels()}, none is {POSITIVE_LABEL}")
+    report: dict = {"models": [name], "pretrained": pretrained.model_dump(), "model_bytes": (outdir / name).stat().st_size}
+    if pos and neg:
+        prepare = PREPROCESSORS[pretrained.preprocess]
+        max_chars = config.preprocess.max_chars
+        sides = [positive_probability(model, [prepare(e.text, max_chars) for e in side]) for side in (pos, neg)]
+        report["heldout"] = heldout_metrics(*sides, config.score.keep_fraction_of(lang))
     return report
+
+
+def train_language(lang: str, pos: list[Example], neg: list[Example], counts: dict, config: QualityConfig, workdir: Path, outdir: Path) -> dict:
+    """A language's report, with ``status`` ``filtered`` (its models moved into ``outdir``) or ``not
+    filtered`` and the reason (no model written)."""
+    tc = config.train
+    pretrained = tc.languages[lang].pretrained
+    staging = workdir / lang
+    staging.mkdir()
+    try:
+        if pretrained is not None:
+            report = install_pretrained(lang, pos, neg, config, staging)
+        else:
+            n_pos, n_neg = counts["positive"]["documents"], counts["negative"]["documents"]
+            if min(n_pos, n_neg) < tc.min_documents_per_class:
+                raise _NotFiltered(
+                    f"too little training data: {n_pos} reference and {n_neg} web documents, "
+                    f"fewer than min_documents_per_class {tc.min_documents_per_class}"
+                )
+            report = cross_fit(lang, pos, neg, config, workdir, staging)
+    except _NotFiltered as exc:
+        return {"status": "not filtered", "reason": str(exc), "examples": counts}
+    auc = report.get("heldout", {}).get("auc")
+    if auc is not None and auc < tc.min_heldout_auc:
+        del report["models"]
+        return {"status": "not filtered", "reason": f"held-out ROC AUC {auc:.4f} is below min_heldout_auc {tc.min_heldout_auc}",
+                **report, "examples": counts}
+    for name in report["models"]:
+        (staging / name).rename(outdir / name)
+    preprocessing = pretrained.preprocess if pretrained else "tokens"
+    return {"status": "filtered", "preprocess": preprocessing, **report, "examples": counts}
 
 
 def train_quality_models(
     positives: list[str], negatives: list[str], output: str | os.PathLike, config: QualityConfig, langid: LanguageIdentifier | None = None
 ) -> dict:
-    """Train one classifier per configured language and write the model directory atomically
-    (``OUTPUT._tmp-*`` renamed into place once complete); returns the report."""
+    """Train (or install) one classifier per configured language and write the model directory
+    atomically (``OUTPUT._tmp-*`` renamed into place once complete); returns the report."""
     started = time.time()
-    output = Path(output).absolute()
-    examples, summary = collect_examples({"positive": positives, "negative": negatives}, config, langid)
-    with io.staged_directory(output) as tmp:
-        languages, skipped = {}, {}
-        with tempfile.TemporaryDirectory(prefix="quality-train-") as work:
-            for lang in config.train.languages:
-                pos, neg = examples.get((lang, "positive"), []), examples.get((lang, "negative"), [])
-                counts = {}
-                for label, sampled in (("positive", pos), ("negative", neg)):
-                    read = summary["classes"].get(f"{lang}.{label}", {"documents": 0, "examples": 0, "duplicates": 0})
-                    counts[label] = {**read, "sampled": len(sampled), "sampled_heldout": sum(e.heldout for e in sampled)}
-                train = balanced_split(pos, neg, heldout=False)
-                heldout = balanced_split(pos, neg, heldout=True)
-                if len(train[0]) < config.train.min_examples_per_class or not heldout[0]:
-                    skipped[lang] = {
-                        "reason": f"fewer than {config.train.min_examples_per_class} training or no held-out examples per class",
-                        "train_examples": {"positive": len(train[0]), "negative": len(train[1])},
-                        "heldout_examples": {"positive": len(heldout[0]), "negative": len(heldout[1])},
-                        "examples": counts,
-                    }
-                    continue
-                languages[lang] = {**train_language(lang, train, heldout, config, Path(work), tmp), "examples": counts}
-        if not languages:
-            raise QualityDataError(f"no language has enough examples to train: {json.dumps(skipped)}")
+    examples, summary = collect_examples(positives, negatives, config, langid)
+    with io.staged_directory(output) as tmp, tempfile.TemporaryDirectory(prefix="quality-train-") as work:
+        languages = {}
+        for lang in config.train.languages:
+            pos, neg = examples.get((lang, "positive"), []), examples.get((lang, "negative"), [])
+            counts = summary["classes"][lang]
+            for label, sampled in (("positive", pos), ("negative", neg)):
+                counts[label]["sampled"] = len(sampled)
+            languages[lang] = train_language(lang, pos, neg, counts, config, Path(work), tmp)
         manifest = {
             "preprocess": {"version": PREPROCESS_VERSION, **config.preprocess.model_dump()},
             "labels": {"positive": POSITIVE_LABEL, "negative": NEGATIVE_LABEL},
-            "languages": {lang: r["model"] for lang, r in languages.items()},
+            "fold_seed": config.train.seed,
+            "languages": {
+                lang: {"models": r["models"], "preprocess": r["preprocess"]} for lang, r in languages.items() if r["status"] == "filtered"
+            },
+            "not_filtered": {lang: r["reason"] for lang, r in languages.items() if r["status"] != "filtered"},
         }
         report = {
             "output": str(output),
@@ -279,7 +390,6 @@ def train_quality_models(
             "negatives": negatives,
             "inputs": summary["inputs"],
             "languages": languages,
-            "skipped_languages": skipped,
             "seconds": round(time.time() - started, 2),
             "config": config.model_dump(),
         }
@@ -290,40 +400,41 @@ def train_quality_models(
 
 
 def render_report(report: dict) -> str:
-    """The report as markdown: held-out metrics and example counts per language, and the inputs."""
+    """The report as markdown: per language its status, held-out metrics and example counts, and the inputs."""
+    train = report["config"]["train"]
     lines = [
         "# Quality classifiers",
         "",
-        "Held-out split: whole documents; both splits balanced by downsampling the majority class.",
+        f"Held-out: each example scored by the model of its document's fold ({train['folds']} folds, cross-fitted), "
+        "the way the quality stage scores; `reference kept`: the share of reference examples scoring at or above the "
+        "web examples' `1 - keep fraction` quantile.",
         "",
-        "| lang | model | train pos/neg | held-out pos/neg | ROC AUC | threshold | precision | recall | F1 | train (s) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| lang | status | models | reference/web documents | reference/web training examples per fold | held-out reference/web | ROC AUC | reference kept at keep fraction |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for lang, r in report["languages"].items():
-        h = r["heldout"]
-        lines.append(
-            f"| {lang} | {r['model']} | {r['train_examples']['positive']}/{r['train_examples']['negative']} | "
-            f"{h['n_positive']}/{h['n_negative']} | {h['auc']:.4f} | {h['threshold']:.2f} | {h['precision']:.3f} | "
-            f"{h['recall']:.3f} | {h['f1']:.3f} | {r['train_seconds']:.1f} |"
-        )
-    for lang, r in report["skipped_languages"].items():
-        t, h = r["train_examples"], r["heldout_examples"]
-        lines.append(f"| {lang} | skipped: {r['reason']} | {t['positive']}/{t['negative']} | {h['positive']}/{h['negative']} | | | | | | |")
+        c = r["examples"]
+        docs = f"{c['positive']['documents']}/{c['negative']['documents']}"
+        status = "filtered" if r["status"] == "filtered" else f"not filtered: {r['reason']}"
+        models = ", ".join(r.get("models", [])) if r["status"] == "filtered" else ""
+        sizes = ", ".join(f"{n['positive']}/{n['negative']}" for n in r.get("train_examples_per_fold", []))
+        h = r.get("heldout")
+        held = f"{h['n_positive']}/{h['n_negative']} | {h['auc']:.4f} | {h['reference_kept']:.3f} at {h['keep_fraction']:.2f}" if h else " | | "
+        lines.append(f"| {lang} | {status} | {models} | {docs} | {sizes} | {held} |")
     lines += [
         "",
-        f"Examples: distinct pieces of about {report['config']['train']['chunk_chars']} characters (0: whole documents); "
-        "sampled: the seeded sample of at most `max_examples_per_class`.",
+        f"Examples: distinct pieces of about {train['chunk_chars']} characters (0: whole documents), markup stripped; "
+        "a piece in documents of two folds is left out; sampled: the seeded sample of at most `max_examples_per_class`.",
         "",
-        "| lang | class | documents | examples | duplicates | sampled | of which held out |",
+        "| lang | class | documents | examples | duplicates | in two folds | sampled |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for lang, r in {**report["languages"], **report["skipped_languages"]}.items():
+    for lang, r in report["languages"].items():
         for label in ("positive", "negative"):
             c = r["examples"][label]
-            lines.append(f"| {lang} | {label} | {c['documents']} | {c['examples']} | {c['duplicates']} | {c['sampled']} | {c['sampled_heldout']} |")
-    lines += ["", "Inputs (documents per detected language):", "", "| class | input | documents | languages | other domains skipped |", "|---|---|---:|---|---|"]
+            lines.append(f"| {lang} | {label} | {c['documents']} | {c['examples']} | {c['duplicates']} | {c['in_two_folds']} | {c['sampled']} |")
+    lines += ["", "Inputs (documents read, per source and language or per language):", "", "| class | input | documents |", "|---|---|---|"]
     for path, r in report["inputs"].items():
-        langs = ", ".join(f"{k} {v}" for k, v in list(r["languages"].items())[:4])
-        skipped = ", ".join(f"{k} {v}" for k, v in r["other_domains_skipped"].items())
-        lines.append(f"| {r['label']} | {path} | {r['documents']} | {langs} | {skipped} |")
+        counts = ", ".join(f"{k} {v}" for k, v in list(r["documents"].items())[:8])
+        lines.append(f"| {r['class']} | {path} | {counts} |")
     return "\n".join(lines) + "\n"
