@@ -20,9 +20,9 @@ from typing import Literal
 from pydantic import Field
 
 from .config import StrictModel
-from .text import count_cjk
 from .document import Document
 from .stage import Decision, DocumentStage, Reject
+from .text import count_cjk
 
 _DIGITS = re.compile(r"\d")
 _WS = re.compile(r"\s+")

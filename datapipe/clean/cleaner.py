@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datapipe.clean.unspaced import UnspacedCleaner
 from datapipe.clean.config import CleanConfig
 from datapipe.clean.english import SpaceDelimitedCleaner
 from datapipe.clean.outcome import CleanOutcome
+from datapipe.clean.unspaced import UnspacedCleaner
 from datapipe.document import Document
 from datapipe.stage import Decision, DocumentStage, Reject
 from datapipe.text import count_non_whitespace, remove_garbled, unspaced_ratio

@@ -32,7 +32,14 @@ import regex
 from datapipe.clean.config import CleanConfig
 from datapipe.clean.outcome import CleanOutcome
 from datapipe.clean.repetition import duplicate_units_reason, ngram_reason
-from datapipe.text import CHARS_PER_HAN, codepoint_ids, count_non_whitespace, count_word_chars, has_letter, unspaced_ratio
+from datapipe.text import (
+    CHARS_PER_HAN,
+    codepoint_ids,
+    count_non_whitespace,
+    count_word_chars,
+    has_letter,
+    unspaced_ratio,
+)
 
 _I = regex.IGNORECASE | regex.VERSION0
 

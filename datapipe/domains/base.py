@@ -18,11 +18,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from fnmatch import fnmatch
 import zlib
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from fnmatch import fnmatch
 from typing import IO, Annotated
 
 from pydantic import Field, field_validator
