@@ -24,10 +24,12 @@ share (raised by the shortfall of the others), and only domains too small for th
 Exact quotas. A document of quality weight ``w`` (``QualityWeighting``; 1 otherwise) is expected to
 appear ``e = w x scale`` times, ``scale`` being the domain's quota over its weighted tokens. It
 appears ``floor(e)`` times, and once more when it comes before the domain's cutoff in the order of a
-seeded key ``u / frac(e)`` (``u`` uniform from a hash of (seed, id)). The cutoff is placed where the
-extra copies' tokens come closest to what the whole copies leave of the quota, so a domain gets its
-quota to within half a document, whatever the partitioning. Ordering by ``u / frac(e)`` makes the chance of the
-extra copy proportional to ``frac(e)`` (sequential Poisson sampling, Ohlsson 1998). The cutoff is
+seeded key ``u / frac(e)`` (``u`` uniform from a hash of (seed, id)). The cutoff is the last document
+whose extra copy still fits in what the whole copies leave of the quota; the next one gives a prefix
+of whole paragraphs cut to what is left (``PartialCopy``). So a domain gets exactly its quota (to a
+token's rounding), whatever the partitioning, even a domain of a few large documents with a small quota
+(15 LaTeX chapters of ~60,000 tokens for an 80,000-token quota). Ordering by ``u / frac(e)`` makes the
+chance of the extra copy proportional to ``frac(e)`` (sequential Poisson sampling, Ohlsson 1998). The cutoff is
 found without a task ever holding a domain: a histogram of the keys (``BUCKETS`` buckets per domain,
 token sums) is aggregated on Spark, the driver picks the bucket in which the quota is reached, and
 only that bucket's documents come to the driver to place the cutoff (``jobs.mix``).
@@ -215,6 +217,15 @@ class Cutoff:
 
 
 NO_EXTRA_COPIES = Cutoff(-1, 0.0, "")
+
+
+@dataclass(frozen=True)
+class PartialCopy:
+    """The document just past a domain's cutoff: its extra copy is a prefix of ``tokens`` tokens (whole
+    paragraphs where they fit), so the domain gets exactly its quota however large its documents are."""
+
+    doc_id: str
+    tokens: int
 
 
 @dataclass(frozen=True)
@@ -410,24 +421,38 @@ def boundary_entry(row: dict, scales: dict[str, float], seed: int, bounds: dict[
     return row["domain"], drawn.key, row["id"], row["tokens"]
 
 
-def place_cutoffs(bounds: dict[str, Boundary], entries: list[tuple[str, float, str, int]]) -> dict[str, Cutoff]:
-    """Every boundary's cutoff from the documents of its bucket: the one whose extra copies' tokens
-    come closest to the remainder (the fewer documents on a tie)."""
+def place_cutoffs(bounds: dict[str, Boundary], entries: list[tuple[str, float, str, int]]) -> tuple[dict[str, Cutoff], dict[str, PartialCopy]]:
+    """Every boundary's cutoff from the documents of its bucket: the last one whose extra copy still fits
+    in the remainder, and the next one, whose extra copy is cut to what is left (when anything is)."""
     in_bucket: dict[str, list[tuple[float, str, int]]] = {d: [] for d in bounds}
     for domain, key, doc_id, tokens in entries:
         in_bucket[domain].append((key, doc_id, tokens))
-    cutoffs = {}
+    cutoffs, partials = {}, {}
     for domain, b in bounds.items():
-        best, best_gap = Cutoff(b.bucket, -1.0, ""), abs(b.remainder - b.below)
-        selected = b.below
+        cutoffs[domain], selected = Cutoff(b.bucket, -1.0, ""), b.below
         for key, doc_id, tokens in sorted(in_bucket[domain]):
-            selected += tokens
-            if abs(b.remainder - selected) < best_gap:
-                best, best_gap = Cutoff(b.bucket, key, doc_id), abs(b.remainder - selected)
-            elif selected > b.remainder:
+            if selected + tokens > b.remainder:
+                if b.remainder > selected:
+                    partials[domain] = PartialCopy(doc_id, b.remainder - selected)
                 break
-        cutoffs[domain] = best
-    return cutoffs
+            selected += tokens
+            cutoffs[domain] = Cutoff(b.bucket, key, doc_id)
+    return cutoffs, partials
+
+
+def text_prefix(text: str, max_bytes: int) -> str:
+    """The longest run of whole paragraphs (lines) within ``max_bytes`` UTF-8 bytes; when even the first
+    does not fit, as much of it as does, cut at a character."""
+    kept, size = [], 0
+    for line in text.split("\n"):
+        line_bytes = len(line.encode("utf-8", "surrogatepass")) + (1 if kept else 0)
+        if size + line_bytes > max_bytes:
+            break
+        kept.append(line)
+        size += line_bytes
+    if kept:
+        return "\n".join(kept)
+    return text.encode("utf-8", "surrogatepass")[:max_bytes].decode("utf-8", "ignore")
 
 
 def share_deviations(plan: MixturePlan, tokens_out: dict[str, int], tolerance: float) -> list[str]:
@@ -451,14 +476,16 @@ class MixStage(DocumentStage):
     rejects it: ``mix:downsampled`` (no copy), ``mix:no_share`` (its domain has no share).
 
     ``scales``: copies expected per domain of a document of weight 1; ``cutoffs``: per domain, the last
-    document that gets its extra copy (none where absent)."""
+    document that gets its extra copy (none where absent); ``partials``: per domain, the document whose
+    extra copy is a prefix (annotation ``mix.prefix``: the share of the text it keeps)."""
 
     name = "mix"
 
     def __init__(self, scales: dict[str, float], seed: int, cutoffs: dict[str, Cutoff] | None = None,
-                 rates: TokenRates | None = None, quality: QualityWeighting | None = None):
+                 rates: TokenRates | None = None, quality: QualityWeighting | None = None,
+                 partials: dict[str, PartialCopy] | None = None):
         super().__init__()
-        self.scales, self.seed, self.cutoffs = scales, seed, cutoffs or {}
+        self.scales, self.seed, self.cutoffs, self.partials = scales, seed, cutoffs or {}, partials or {}
         self.rates = rates or TokenRates(BytesPerTokenEstimate())
         self.quality = quality or QualityWeighting()
 
@@ -468,14 +495,23 @@ class MixStage(DocumentStage):
             return Reject("mix:no_share")
         weight = self.quality.weight(doc.domain, doc.annotations.get(self.quality.annotation))
         n = draw(self.seed, doc.id, weight * scale).copies(doc.id, self.cutoffs.get(doc.domain, NO_EXTRA_COPIES))
-        if n == 0:
+        copies = [with_annotations(doc, **{COPY_ANNOTATION: float(i)}) for i in range(n)]
+        partial = self.partials.get(doc.domain)
+        if partial is not None and partial.doc_id == doc.id:
+            max_bytes = int(partial.tokens * self.rates.bytes_per_token(doc.domain, doc.lang))
+            prefix = with_annotations(doc, **{COPY_ANNOTATION: float(n)})
+            prefix.text = text_prefix(doc.text, max_bytes)
+            prefix.annotations["mix.prefix"] = round(len(prefix.text) / max(1, len(doc.text)), 6)
+            copies.append(prefix)
+        if not copies:
             return Reject("mix:downsampled")
-        n_bytes = doc_bytes(doc)
-        tokens = n * self.rates.tokens(doc.domain, doc.lang, n_bytes)
-        prefix = f"mix.{doc.domain}"
-        self.counters[f"{prefix}.docs_out"] += n
-        self.counters[f"{prefix}.bytes_out"] += n * n_bytes
-        self.counters[f"{prefix}.tokens_out"] += tokens
-        if self.quality.applies(doc.domain):
-            self.counters[f"{prefix}.weight={weight:g}.tokens_out"] += tokens
-        return [with_annotations(doc, **{COPY_ANNOTATION: float(i)}) for i in range(n)]
+        weight_key = f"mix.{doc.domain}.weight={weight:g}.tokens_out" if self.quality.applies(doc.domain) else None
+        for copy in copies:
+            n_bytes = doc_bytes(copy)
+            tokens = self.rates.tokens(doc.domain, doc.lang, n_bytes)
+            self.counters[f"mix.{doc.domain}.docs_out"] += 1
+            self.counters[f"mix.{doc.domain}.bytes_out"] += n_bytes
+            self.counters[f"mix.{doc.domain}.tokens_out"] += tokens
+            if weight_key:
+                self.counters[weight_key] += tokens
+        return copies

@@ -36,6 +36,7 @@ from datapipe.mixture import (
     MixConfig,
     MixStage,
     MixturePlan,
+    PartialCopy,
     TokenRates,
     boundaries,
     boundary_entry,
@@ -151,9 +152,9 @@ def supply_sums(supply) -> list[tuple[str, float, int, int, int]]:
     return [tuple(r) for r in rows]
 
 
-def cutoffs(supply, plan: MixturePlan, seed: int) -> dict[str, Cutoff]:
-    """The cutoff of every domain that needs extra copies: the histogram of the extra-copy keys, then
-    the documents of each domain's boundary bucket."""
+def cutoffs(supply, plan: MixturePlan, seed: int) -> tuple[dict[str, Cutoff], dict[str, PartialCopy]]:
+    """The cutoff (and the partial copy past it) of every domain that needs extra copies: the histogram
+    of the extra-copy keys, then the documents of each domain's boundary bucket."""
     from pyspark.sql import functions as F
 
     scales = plan.scales()
@@ -257,7 +258,7 @@ def plan(job: Job) -> Plan:
                 mixture = plan_mixture(config, domain_supply(sums))
             except ValueError as exc:  # nothing to mix, or total_tokens beyond every cap
                 raise StageError(str(exc)) from None
-            domain_cutoffs = cutoffs(supply, mixture, config.seed)
+            domain_cutoffs, partials = cutoffs(supply, mixture, config.seed)
         finally:
             supply.unpersist()
     for w in mixture.warnings:
@@ -269,7 +270,7 @@ def plan(job: Job) -> Plan:
         print(text)
         return {MANIFEST: json.dumps(m, indent=2, ensure_ascii=False) + "\n", MANIFEST_MD: text}
 
-    stage = MixStage(mixture.scales(), config.seed, domain_cutoffs, rates, config.quality)
+    stage = MixStage(mixture.scales(), config.seed, domain_cutoffs, rates, config.quality, partials)
     return Plan(stage, job.docs, reports=reports)
 
 
