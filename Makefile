@@ -21,7 +21,7 @@ CONF_ARG = $(if $(CONF),--config $(CONF))
 PIPE ?= out/pipeline
 NPROC ?= 1
 
-.PHONY: help setup test demo sample pipeline extract clean-text dedup-paragraphs ingest-domains quality-model quality \
+.PHONY: help setup test demo sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
 	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params coord-check train eval export-hf dist \
 	bench-extract bench-dedup bench-tokenize bench-train bench-parallel clean
 
@@ -56,6 +56,13 @@ pipeline: $(STAMP)  ## the whole chain (CONF=configs/pipeline.yaml; MASTER=, CHA
 
 extract: $(STAMP)  ## WARC -> documents (IN=files/glob/dir OUT=dir [CONF=])
 	$(SUBMIT) jobs/extract.py --input $(IN) --output $(OUT) $(CONF_ARG)
+
+url-filter: $(STAMP)  ## drop web documents by URL: block lists, banned words (IN=stage output OUT=dir [CONF=configs/safety.yaml])
+	$(SUBMIT) jobs/url_filter.py --input $(IN) --output $(OUT) $(CONF_ARG)
+
+safety: $(STAMP)  ## URL filter into OUT.urls, then bad words and PII masking into OUT (IN=stage output OUT=dir [CONF=configs/safety.yaml])
+	$(SUBMIT) jobs/url_filter.py --input $(IN) --output $(OUT).urls $(CONF_ARG)
+	$(SUBMIT) jobs/safety.py --input $(OUT).urls --output $(OUT) $(CONF_ARG)
 
 clean-text: $(STAMP)  ## heuristic cleaning (IN=stage output OUT=dir [CONF=])
 	$(SUBMIT) jobs/clean.py --input $(IN) --output $(OUT) $(CONF_ARG)

@@ -21,6 +21,15 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
+def require_unique_names(items: list, what: str) -> list:
+    """``items`` (with a ``name``) when no name repeats; else a ValueError naming the repeats."""
+    names = [item.name for item in items]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} names must be unique: {dupes}")
+    return items
+
+
 class ConfigError(ValueError):
     """A config file is missing, unreadable or has a bad value; the message says where."""
 

@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 import regex
 from pydantic import Field, field_validator, model_validator
 
-from .config import ConfigError, StrictModel
+from .config import ConfigError, StrictModel, require_unique_names
 from .document import Document
 from .stage import Decision, DocumentStage, Reject
 from .text import CJK_RE, HAN_CLASS, KANA_CLASS, cjk_ratio, has_letter
@@ -133,11 +133,8 @@ class DecontamConfig(StrictModel):
     @field_validator("benchmarks")
     @classmethod
     def _unique_names(cls, v: list[BenchmarkSource]) -> list[BenchmarkSource]:
-        names = [b.name for b in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"benchmark names must be unique: {dupes}")
-        if TOO_MANY_CUTS in names:
+        require_unique_names(v, "benchmark")
+        if TOO_MANY_CUTS in (b.name for b in v):
             raise ValueError(f"{TOO_MANY_CUTS!r} is a reject reason, not a benchmark name")
         return v
 

@@ -2,12 +2,16 @@
 
 Counter conventions, shared by every stage: ``docs_in``/``docs_out`` and ``bytes_in``/``bytes_out``
 (UTF-8 bytes of text; for the extract stage, WARC records and payload bytes in), ``drop.<reason>``
-for each dropped document or record, anything else is informational.
+for each dropped document or record, ``pii.<type>`` for each span of personal data masked in kept
+documents (both shown in the funnel); anything else is informational.
 """
 
 from __future__ import annotations
 
+from datapipe.safety.config import PII_TYPES
+
 DROP_PREFIX = "drop."
+MASK_PREFIX = "pii."
 
 
 def drops(counters: dict) -> dict[str, int]:
@@ -32,6 +36,7 @@ def funnel_rows(stats_chain: list[dict]) -> list[dict]:
                 "bytes_out": c.get("bytes_out", 0),
                 "seconds": st.get("seconds", 0.0),
                 "drops": drops(c),
+                "masked": {t: c[MASK_PREFIX + t] for t in PII_TYPES if c.get(MASK_PREFIX + t)},
             }
         )
     return rows
@@ -47,8 +52,8 @@ def _fmt_bytes(n: int) -> str:
 
 def render_funnel(rows: list[dict], top_drops: int = 4) -> str:
     """A markdown table: documents and bytes in and out per stage, and the main drop reasons."""
-    header = "| stage | docs in | docs out | kept | bytes in | bytes out | time (s) | main drop reasons |"
-    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---|"]
+    header = "| stage | docs in | docs out | kept | bytes in | bytes out | time (s) | main drop reasons | PII masked |"
+    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         reasons = ", ".join(f"{k} {v}" for k, v in list(r["drops"].items())[:top_drops])
         more = len(r["drops"]) - top_drops
@@ -56,6 +61,7 @@ def render_funnel(rows: list[dict], top_drops: int = 4) -> str:
             reasons += f", +{more} more"
         lines.append(
             f"| {r['stage']} | {r['docs_in']:,} | {r['docs_out']:,} | {r['kept_pct']:.1f}% | "
-            f"{_fmt_bytes(r['bytes_in'])} | {_fmt_bytes(r['bytes_out'])} | {r['seconds']:.1f} | {reasons} |"
+            f"{_fmt_bytes(r['bytes_in'])} | {_fmt_bytes(r['bytes_out'])} | {r['seconds']:.1f} | {reasons} | "
+            + ", ".join(f"{k} {v:,}" for k, v in r["masked"].items()) + " |"
         )
     return "\n".join(lines)

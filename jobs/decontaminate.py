@@ -12,12 +12,10 @@ the counters ``decontam.<benchmark>.docs`` and ``decontam.<benchmark>.ngrams`` s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from datapipe.decontam import BenchmarkIndex, DecontamConfig, DecontamStage, build_index
-from jobs.runner import Job, Plan, StageJob, documents
+from jobs.runner import StageJob, broadcast_plan, documents
 
 
 def arguments(parser) -> None:
@@ -31,16 +29,7 @@ def benchmark_index(args, config: DecontamConfig) -> BenchmarkIndex:
     return build_index(config)
 
 
-@contextmanager
-def plan(job: Job) -> Iterator[Plan]:
-    index: BenchmarkIndex = job.prepared
-    broadcast = job.spark.sparkContext.broadcast(index)
-    try:
-        yield Plan(DecontamStage(job.config, lambda: broadcast.value), job.docs, extra={"benchmark_index": index.report})
-    finally:
-        broadcast.destroy()
-
-
+plan = broadcast_plan(lambda job, index: DecontamStage(job.config, index), "benchmark_index")
 job = StageJob("decontaminate", __doc__, DecontamConfig, documents(plan), arguments=arguments, prepare=benchmark_index)
 run, main = job.run, job.main
 

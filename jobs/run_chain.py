@@ -39,6 +39,7 @@ class StageConfigs(StrictModel):
     """The config file of each stage (paths relative to the working directory)."""
 
     extract: str = "configs/extract.yaml"
+    safety: str = "configs/safety.yaml"
     clean: str = "configs/clean.yaml"
     dedup_paragraphs: str = "configs/dedup_paragraphs.yaml"
     quality: str = "configs/quality.yaml"
@@ -84,41 +85,49 @@ class Step:
 
 
 def plan(cfg: PipelineConfig) -> list[Step]:
-    """The chain: web text through extract, clean and paragraph dedup; the other domains through
-    ingest; a quality model trained on both; then quality, MinHash dedup, decontamination; the
+    """The chain: web text through extract, the URL filter, clean, paragraph dedup and safety (bad
+    words, PII); the other domains through ingest and safety; a quality model trained on both; then
+    quality, MinHash dedup (after masking, so masked copies still collapse), decontamination; the
     tokenizer (trained on the distinct decontaminated documents with the mixture's domain weights) and
     its compression report; the mixture, its token counts measured with that tokenizer; and the
     mixture tokenized into shards."""
     o = cfg.out.rstrip("/")
     c = cfg.configs
-    out = {name: f"{o}/{name}" for name in ("extracted", "cleaned", "dedup_paragraphs", "domains", "quality_model",
-                                            "quality", "dedup_minhash", "decontaminated", "mixture", "tokenizer",
-                                            "tokenizer_report", "shards")}
+    out = {name: f"{o}/{name}" for name in ("extracted", "url_filtered", "cleaned", "dedup_paragraphs", "safety_web",
+                                            "domains", "safety_domains", "quality_model", "quality", "dedup_minhash",
+                                            "decontaminated", "mixture", "tokenizer", "tokenizer_report", "shards")}
     ingest_args = ["--config", cfg.domains, "--output", out["domains"]]
     if cfg.domains_root:
         ingest_args += ["--root", cfg.domains_root]
     domains_root = cfg.domains_root or _domains_root(cfg.domains)
+    safety_root = _safety_root(c.safety)
     decontam_args = ["--input", out["dedup_minhash"], "--output", out["decontaminated"], "--config", c.decontaminate]
     if cfg.benchmarks_root:
         decontam_args += ["--benchmarks-root", cfg.benchmarks_root]
     return [
         Step("extract", "jobs/extract.py", ["--input", *cfg.warc, "--output", out["extracted"], "--config", c.extract],
              out["extracted"], [], [c.extract], external=list(cfg.warc)),
-        Step("clean", "jobs/clean.py", ["--input", out["extracted"], "--output", out["cleaned"], "--config", c.clean],
-             out["cleaned"], ["extract"], [c.clean]),
+        Step("url_filter", "jobs/url_filter.py", ["--input", out["extracted"], "--output", out["url_filtered"], "--config", c.safety],
+             out["url_filtered"], ["extract"], [c.safety], external=[safety_root]),
+        Step("clean", "jobs/clean.py", ["--input", out["url_filtered"], "--output", out["cleaned"], "--config", c.clean],
+             out["cleaned"], ["url_filter"], [c.clean]),
         Step("dedup_paragraphs", "jobs/dedup_paragraphs.py",
              ["--input", out["cleaned"], "--output", out["dedup_paragraphs"], "--config", c.dedup_paragraphs],
              out["dedup_paragraphs"], ["clean"], [c.dedup_paragraphs]),
+        Step("safety_web", "jobs/safety.py", ["--input", out["dedup_paragraphs"], "--output", out["safety_web"], "--config", c.safety],
+             out["safety_web"], ["dedup_paragraphs"], [c.safety], external=[safety_root]),
         Step("ingest", "jobs/ingest.py", ingest_args, out["domains"], [], [cfg.domains], external=[domains_root]),
+        Step("safety_domains", "jobs/safety.py", ["--input", out["domains"], "--output", out["safety_domains"], "--config", c.safety],
+             out["safety_domains"], ["ingest"], [c.safety], external=[safety_root]),
         Step("quality_model", "jobs/quality_model.py",
-             ["--positives", out["domains"], "--negatives", out["dedup_paragraphs"], "--output", out["quality_model"], "--config", c.quality],
-             out["quality_model"], ["dedup_paragraphs", "ingest"], [c.quality], marker="model.json", documents=False),
+             ["--positives", out["safety_domains"], "--negatives", out["safety_web"], "--output", out["quality_model"], "--config", c.quality],
+             out["quality_model"], ["safety_web", "safety_domains"], [c.quality], marker="model.json", documents=False),
         Step("quality", "jobs/quality.py",
-             ["--input", out["dedup_paragraphs"], "--output", out["quality"], "--model", out["quality_model"], "--config", c.quality],
-             out["quality"], ["dedup_paragraphs", "quality_model"], [c.quality]),
+             ["--input", out["safety_web"], "--output", out["quality"], "--model", out["quality_model"], "--config", c.quality],
+             out["quality"], ["safety_web", "quality_model"], [c.quality]),
         Step("dedup_minhash", "jobs/dedup_minhash.py",
-             ["--input", out["quality"], out["domains"], "--output", out["dedup_minhash"], "--config", c.dedup_minhash],
-             out["dedup_minhash"], ["quality", "ingest"], [c.dedup_minhash]),
+             ["--input", out["quality"], out["safety_domains"], "--output", out["dedup_minhash"], "--config", c.dedup_minhash],
+             out["dedup_minhash"], ["quality", "safety_domains"], [c.dedup_minhash]),
         Step("decontaminate", "jobs/decontaminate.py", decontam_args, out["decontaminated"], ["dedup_minhash"], [c.decontaminate],
              external=[_benchmarks_root(c.decontaminate, cfg.benchmarks_root)]),
         Step("tokenizer", "tokenizer.train",
@@ -149,6 +158,12 @@ def _benchmarks_root(decontam_config: str, override: str | None) -> str:
     if override:
         return override
     return str(load_config(DecontamConfig, decontam_config).root_path()) if Path(decontam_config).is_file() else ""
+
+
+def _safety_root(safety_config: str) -> str:
+    from datapipe.safety.config import SafetyConfig
+
+    return str(load_config(SafetyConfig, safety_config).root_path()) if Path(safety_config).is_file() else ""
 
 
 def list_inputs(patterns: list[str]) -> list[tuple[str, int, int]]:
@@ -222,7 +237,7 @@ def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = F
         if proc.returncode != 0:
             raise SystemExit(f"stage {step.name} failed with exit code {proc.returncode}; later stages not run")
         write_text(record, json.dumps({"fingerprint": fp, "seconds": round(time.time() - started, 1)}) + "\n")
-    return [json.loads(read_text(f"{s.output}/_stats.json")) for s in steps if s.documents]
+    return [{**json.loads(read_text(f"{s.output}/_stats.json")), "stage": s.name} for s in steps if s.documents]
 
 
 def write_report(cfg: PipelineConfig, stats: list[dict]) -> str:
@@ -233,10 +248,10 @@ def write_report(cfg: PipelineConfig, stats: list[dict]) -> str:
     write_text(f"{report}/funnel.md", md + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["stage", "docs_in", "docs_out", "kept_pct", "bytes_in", "bytes_out", "seconds", "drops"])
+    w.writerow(["stage", "docs_in", "docs_out", "kept_pct", "bytes_in", "bytes_out", "seconds", "drops", "pii_masked"])
     for r in rows:
         w.writerow([r["stage"], r["docs_in"], r["docs_out"], r["kept_pct"], r["bytes_in"], r["bytes_out"], r["seconds"],
-                    json.dumps(r["drops"])])
+                    json.dumps(r["drops"]), json.dumps(r["masked"])])
     write_text(f"{report}/funnel.csv", buf.getvalue())
     write_bytes(f"{report}/funnel.png", funnel_png(rows))
     return md

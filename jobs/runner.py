@@ -333,6 +333,22 @@ def documents(plan: Callable[[Job], Plan | AbstractContextManager[Plan]]) -> Cal
     return body
 
 
+def broadcast_plan(stage: Callable[[Job, Callable[[], Any]], Stage], report: str) -> Callable[[Job], AbstractContextManager[Plan]]:
+    """The plan of a job whose ``prepare`` built a read-only table on the driver (benchmark n-grams,
+    block lists): the table is broadcast while ``stage(job, value)`` runs, ``value()`` giving it on
+    the executor, and the table's ``report`` goes to ``_stats.json`` under ``report``."""
+
+    @contextmanager
+    def plan(job: Job) -> Iterator[Plan]:
+        broadcast = job.spark.sparkContext.broadcast(job.prepared)
+        try:
+            yield Plan(stage(job, lambda: broadcast.value), job.docs, extra={report: job.prepared.report})
+        finally:
+            broadcast.destroy()
+
+    return plan
+
+
 class StageJob:
     """A stage's command line and run: parse, load the config, ``prepare(args, config)`` (what must
     fail before Spark starts: reading benchmark files), start the session, read the input

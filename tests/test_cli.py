@@ -7,16 +7,16 @@ import sys
 
 import pytest
 
-from jobs import clean, decontaminate, dedup_minhash, dedup_paragraphs, extract, mix, quality
+from jobs import clean, decontaminate, dedup_minhash, dedup_paragraphs, extract, mix, quality, safety, url_filter
 from tests.conftest import ROOT
 
-STAGES = [extract, clean, dedup_paragraphs, quality, dedup_minhash, decontaminate, mix]
+STAGES = [extract, url_filter, clean, dedup_paragraphs, safety, quality, dedup_minhash, decontaminate, mix]
 
 
 @pytest.mark.parametrize(
     "module",
-    ["jobs.extract", "jobs.clean", "jobs.dedup_paragraphs", "jobs.ingest", "jobs.quality_model", "jobs.quality",
-     "jobs.dedup_minhash", "jobs.decontaminate", "jobs.mix", "jobs.shards", "jobs.run_chain", "jobs.dist", "sample_corpus",
+    ["jobs.extract", "jobs.url_filter", "jobs.clean", "jobs.dedup_paragraphs", "jobs.safety", "jobs.ingest", "jobs.quality_model",
+     "jobs.quality", "jobs.dedup_minhash", "jobs.decontaminate", "jobs.mix", "jobs.shards", "jobs.run_chain", "jobs.dist", "sample_corpus",
      "tokenizer.train", "tokenizer.report", "train.pretrain", "train.evaluate", "train.export_hf", "train.params",
      "train.coord_check"],
 )

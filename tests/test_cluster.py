@@ -115,7 +115,8 @@ def test_the_whole_chain_on_the_sample_through_the_cluster(standalone, tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     funnel = (out / "report" / "funnel.md").read_text()
     stages = [line.split("|")[1].strip() for line in funnel.splitlines()[2:]]
-    assert stages == ["extract", "clean", "dedup_paragraphs", "ingest", "quality", "dedup_minhash", "decontaminate", "mix"]
+    assert stages == ["extract", "url_filter", "clean", "dedup_paragraphs", "safety_web", "ingest", "safety_domains", "quality",
+                      "dedup_minhash", "decontaminate", "mix"]
     assert (out / "report" / "funnel.png").stat().st_size > 10_000 and (out / "report" / "funnel.csv").exists()
     manifest = json.loads((sample / MANIFEST_NAME).read_text())
     decontam_stats = json.loads((out / "decontaminated" / "_stats.json").read_text())["counters"]
@@ -125,4 +126,4 @@ def test_the_whole_chain_on_the_sample_through_the_cluster(standalone, tmp_path)
     assert {d["domain"] for d in mix["domains"]} >= {"WebText", "Code", "ClassicalChinese"}
 
     again = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stdout.count("complete, skipped") == 11, again.stdout[-2000:]
+    assert again.returncode == 0 and again.stdout.count("complete, skipped") == 14, again.stdout[-2000:]
