@@ -22,7 +22,7 @@ PIPE ?= out/pipeline
 NPROC ?= 1
 
 .PHONY: help setup test demo sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
-	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params coord-check train eval export-hf dist \
+	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf dist \
 	bench-extract bench-dedup bench-tokenize bench-train bench-parallel clean
 
 help:  ## list the targets
@@ -102,6 +102,15 @@ shards: $(STAMP)  ## tokenize the mixture into Megatron .bin/.idx shards (IN=$(P
 
 params: $(STAMP)  ## parameter counts of the model configs beside the reports' figures (out/params)
 	$(PY) -m train.params --out out/params
+
+hparams: $(STAMP)  ## muP hyperparameters as set and in effect, beside Table 4 and the release (MODEL=configs/model/52b.yaml [TRAIN=run config])
+	$(PY) -m train.hparams --model $(or $(MODEL),configs/model/52b.yaml) $(if $(TRAIN),--train $(TRAIN))
+
+mup-search: $(STAMP)  ## muP search on the proxy, runs in parallel, the config it gives at the target (SWEEP=configs/mup/search_cpu.yaml OUT=out/mup_search; needs the demo shards)
+	$(PY) -m train.mup_search --sweep $(or $(SWEEP),configs/mup/search_cpu.yaml) --out $(or $(OUT),out/mup_search)
+
+mup-transfer: $(STAMP)  ## does the best LR transfer across widths (muP vs standard)? exits 1 when not (SWEEP=configs/mup/transfer_cpu.yaml OUT=out/mup_transfer)
+	$(PY) -m train.mup_transfer --sweep $(or $(SWEEP),configs/mup/transfer_cpu.yaml) --out $(or $(OUT),out/mup_transfer)
 
 coord-check: $(STAMP)  ## muP coordinate check over widths; fails when activations scale with width (out/coord_check)
 	$(PY) -m train.coord_check --out out/coord_check

@@ -92,7 +92,7 @@ def worker(config: str, steps: int, result: str) -> None:
         tps = trainer.cfg.global_batch_tokens / seconds
         Path(result).write_text(json.dumps({
             "seconds_per_step": seconds, "tokens_per_s": tps, "ranks": trainer.world_size,
-            "mfu": tps * trainer.flops_per_token / (trainer.peak * trainer.world_size), "peak_source": trainer.peak_source,
+            "mfu": trainer.mfu(tps), "peak_source": trainer.peak.source if trainer.peak else "no peak known for this GPU",
             "threads_per_process": torch.get_num_threads()}))
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -166,7 +166,7 @@ def render(report: dict) -> str:
     else:
         lines += ["| layout | GPUs | s/step | tokens/s | MFU |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {r['layout']} | {r['ranks']} | {r['seconds_per_step']:.3f} | {r['tokens_per_s']:,.0f} | "
-                  f"{100 * r['mfu']:.1f}% |" for r in report["gpu"]]
+                  + ("- |" if r["mfu"] is None else f"{100 * r['mfu']:.1f}% |") for r in report["gpu"]]
         lines += ["", f"Peak: {report['gpu'][0]['peak_source']}."]
         if len(report["gpu"]) == 1:
             lines += ["", "One GPU visible: no data-parallel row (one training path: one process is the one-rank layout)."]

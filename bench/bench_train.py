@@ -3,8 +3,8 @@
     python bench/bench_train.py [--steps 8] [--out out/bench]
 
 CPU: a narrow Tele-FLM (the proxy's width, 4 layers, the 80k vocabulary) for a few steps, fp32, on
-this machine's cores; MFU is against the measured peak of a large fp32 matmul on the same cores (see
-``train.flops``). GPU (when torch sees one): a ~1B configuration (16 layers x 2048, FFN 5,504,
+this machine's cores; MFU is against an estimated peak, the best of several 4096^3 fp32 matmuls on the
+same cores (see ``train.flops``). GPU (when torch sees one): a ~1B configuration (16 layers x 2048, FFN 5,504,
 context 4,096) in bf16 autocast, MFU against the data-sheet dense bf16 peak. Both go through the
 trainer's own step (data reader, accumulation, clipping, muP AdamW), on shards of random tokens written
 here, so nothing but the step is measured. Results: ``OUT/train.md`` and ``OUT/train.json``.
@@ -83,8 +83,8 @@ def run_case(name: str, steps: int, work: Path) -> dict:
         "dtype": str(trainer.autocast or torch.float32), "params": trainer.n_parameters, "seq_len": case["seq_len"],
         "batch_tokens": case["global_batch_tokens"], "steps": steps, "seconds_per_step": seconds / steps,
         "tokens_per_s": tps, "tokens_per_s_per_core": tps / torch.get_num_threads() if trainer.device.type == "cpu" else None,
-        "flops_per_token": trainer.flops_per_token, "peak_flops": trainer.peak, "peak_source": trainer.peak_source,
-        "mfu": tps * trainer.flops_per_token / trainer.peak,
+        "flops_per_token": trainer.flops_per_token, "peak_flops": trainer.peak.flops if trainer.peak else None,
+        "peak_source": trainer.peak.source if trainer.peak else "no peak known for this device", "mfu": trainer.mfu(tps),
     }
 
 
@@ -92,9 +92,11 @@ def markdown(results: list[dict], notes: list[str]) -> str:
     lines = ["| case | device | dtype | params | seq | tokens/step | s/step | tokens/s | MFU | peak (FLOP/s, source) |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
+        mfu = "-" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
+        peak = "-" if r["peak_flops"] is None else f"{r['peak_flops']:.3g}"
         lines.append(f"| {r['case']} | {r['device']} | {r['dtype']} | {r['params'] / 1e6:,.1f}M | {r['seq_len']} | "
-                     f"{r['batch_tokens']:,} | {r['seconds_per_step']:.2f} | {r['tokens_per_s']:,.0f} | {100 * r['mfu']:.1f}% | "
-                     f"{r['peak_flops']:.3g} ({r['peak_source']}) |")
+                     f"{r['batch_tokens']:,} | {r['seconds_per_step']:.2f} | {r['tokens_per_s']:,.0f} | {mfu} | "
+                     f"{peak} ({r['peak_source']}) |")
     return "\n".join(lines + [""] + notes) + "\n"
 
 

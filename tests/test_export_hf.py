@@ -33,7 +33,7 @@ def run(tokenizer_dir, tmp_path_factory):
     vocab = load_tokenizer(tokenizer_dir)[0].get_vocab_size(with_added_tokens=True)
     config = load_model_config(MODEL_CONFIG_DIR / "tiny.yaml").with_changes(
         vocab_size=vocab, pad_vocab_to_multiple_of=128, input_mult=3.0, output_mult=0.5, n_kv_heads=2)
-    assert config.mup_scale_factor == 2 and config.embedding_rows == 512 > vocab
+    assert config.width_mult == 2 and config.embedding_rows == 512 > vocab
     torch.manual_seed(0)
     model = Transformer(config)
     with torch.no_grad():
@@ -57,6 +57,9 @@ def test_llama_logits_equal_ours(run, tokenizer_dir, tmp_path, max_shard_mb):
 
     hf = transformers.LlamaForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     assert hf.config.vocab_size == 512 and not hf.config.tie_word_embeddings
+    # the released config.json's muP keys, recorded as folded into the weights (the logits below prove it)
+    assert json.loads((out / "config.json").read_text())["teleflm_mup"] == {
+        "use_mup": True, "input_mult": 3.0, "output_mult": 0.5, "mup_scale_factor": 2.0, "folded_into_weights": True}
     assert (hf.config.bos_token_id, hf.config.eos_token_id, hf.config.pad_token_id) == (1, 0, 2)
     torch.manual_seed(1)
     tokens = torch.randint(0, model.config.vocab_size, (2, 48))

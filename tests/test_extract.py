@@ -9,7 +9,7 @@ import time
 import pytest
 
 from datapipe.config import ConfigError, load_config
-from datapipe.extract import ExtractConfig, Extractor, ExtractionTimeout, decode_html, http_charset, time_limit
+from datapipe.extract import ExtractConfig, ExtractionTimeout, Extractor, decode_html, http_charset, time_limit
 from datapipe.warc import RawRecord
 from tests.conftest import shared
 

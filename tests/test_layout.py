@@ -123,33 +123,59 @@ def test_memory_hand_computed():
     first, last = memory_by_pp_rank(SMALL, SMALL_RUN, parallel)
     # pp rank 0: 2 layers x ((41,088 - 128 norm gains) / tp 2 + 128) + embedding 256 x 64 / 2
     assert first["params"] == 2 * (40_960 // 2 + 128) + 256 * 64 // 2 == 49_408
-    assert first["weights"] == 2 * 49_408 and first["gradients"] == 4 * 49_408
-    assert first["optimizer"] == 12 * 49_408  # dp 1: fp32 master + Adam m, v unsharded
+    # dp 1: fp32 weights and their bf16 copy for autocast's matmuls, fp32 gradients, Adam m and v
+    assert first["weights"] == 6 * 49_408 and first["gradients"] == 4 * 49_408
+    assert first["optimizer"] == 8 * 49_408
     # per layer: s b h (12 + 4 kv/h + 8 f/h) / t = 32 x 64 x (12 + 4 + 16) / 2 = 32,768 bytes;
     # 1F1B: pp rank 0 holds pp = 2 microbatches of its 2 layers
     assert first["microbatches_in_flight"] == 2 and first["activations"] == 2 * 2 * 32_768
-    assert first["total"] == 98_816 + 197_632 + 592_896 + 131_072
+    assert first["total"] == 296_448 + 197_632 + 395_264 + 131_072
     # last rank: + final norm 64 + head 256 x 64 / 2; one microbatch + fp32 logits 4 s b v / t
     assert last["params"] == 2 * (40_960 // 2 + 128) + 64 + 256 * 64 // 2
     assert last["activations"] == 2 * 32_768 + 4 * 32 * 256 // 2
+
+
+def test_memory_per_data_parallel_layout():
+    """What each rank keeps at dp 2, pp 1, 4 microbatches per step, in bytes per parameter P (bf16 autocast):
+    zero1 gathers all the bf16 weights for the step and accumulates whole fp32 gradients; fsdp2 gathers two
+    layers at a time and reduce-scatters every microbatch; ddp keeps everything."""
+    layer, P = 41_088, 4 * 41_088 + 2 * 256 * 64 + 64
+    zero1, fsdp2, ddp = (memory_by_pp_rank(SMALL, SMALL_RUN, ParallelConfig(dp=2, data_parallel=mode))[0]
+                         for mode in ("zero1", "fsdp2", "ddp"))
+    assert zero1["params"] == P and zero1["microbatches_in_flight"] == 1
+    assert (zero1["weights"], zero1["gradients"], zero1["optimizer"]) == (4 * P / 2 + 2 * P, 4 * P, 8 * P / 2)
+    assert (fsdp2["weights"], fsdp2["gradients"], fsdp2["optimizer"]) == (
+        4 * P / 2 + 2 * 2 * layer, 4 * P / 2 + 4 * 2 * layer, 8 * P / 2)
+    assert (ddp["weights"], ddp["gradients"], ddp["optimizer"]) == (6 * P, 4 * P, 8 * P)
+    # one microbatch per step: zero1 reduce-scatters each layer's gradients as its backward ends (ZeRO-2)
+    one_microbatch = TrainConfig.model_validate({**SMALL_RUN.model_dump(), "global_batch_tokens": 32 * 2})
+    zero2 = memory_by_pp_rank(SMALL, one_microbatch, ParallelConfig(dp=2))[0]
+    assert zero2["gradients"] == 4 * P / 2 + 4 * 2 * layer and zero2["weights"] == zero1["weights"]
+    # a fp32 run: no copy beside the weights in one process; fp32 weights gathered under FSDP
+    fp32 = TrainConfig.model_validate({**SMALL_RUN.model_dump(), "dtype": "float32"})
+    assert memory_by_pp_rank(SMALL, fp32, ParallelConfig())[0]["weights"] == 4 * P
+    assert memory_by_pp_rank(SMALL, fp32, ParallelConfig(dp=2))[0]["weights"] == 4 * P / 2 + 4 * P
 
 
 def test_memory_scales_with_the_layout():
     model, run, parallel = report_layout("52b")
     base = memory_estimate(model, run, parallel)
     wider = memory_estimate(model, run, with_layout(parallel, tp=8, dp=56))
-    assert wider["weights"] / base["weights"] == pytest.approx(0.5, rel=0.01)
+    assert wider["gradients"] / base["gradients"] == pytest.approx(0.5, rel=0.01)
     one = memory_estimate(model, run, with_layout(parallel, dp=1))
     assert base["optimizer"] == pytest.approx(one["optimizer"] / 112)
-    assert base["weights"] == one["weights"] and base["gradients"] == one["gradients"]
+    assert base["gradients"] == one["gradients"]  # accumulated whole over 12 microbatches either way
+    # zero1's bytes per parameter are Megatron's distributed optimizer's, 6 + 12/dp, against 18 unsharded
+    assert base["weights"] + base["gradients"] + base["optimizer"] == pytest.approx(base["params"] * (6 + 12 / 112))
+    assert one["weights"] + one["gradients"] + one["optimizer"] == pytest.approx(one["params"] * 18)
     ddp = memory_estimate(model, run, with_layout(parallel, data_parallel="ddp"))
     assert ddp["optimizer"] == pytest.approx(one["optimizer"])
-    fsdp = memory_estimate(model, run, with_layout(parallel, data_parallel="fsdp2"))
-    assert fsdp["optimizer"] < base["optimizer"] and fsdp["gradients"] < base["gradients"]
+    flat = with_layout(parallel, pp=1, tp=8)  # without a pipeline fsdp2 keeps two layers gathered, not the stage
+    fsdp = memory_estimate(model, run, with_layout(flat, data_parallel="fsdp2"))
+    zero1 = memory_estimate(model, run, flat)
+    assert fsdp["weights"] < zero1["weights"] / 10 and fsdp["gradients"] < zero1["gradients"] / 10
     no_sp = memory_estimate(model, run, with_layout(parallel, sequence_parallel=False))
     assert no_sp["activations"] > base["activations"]
-    fp32 = memory_estimate(model, run, parallel, param_bytes=4)
-    assert fp32["weights"] == 2 * base["weights"] and fp32["optimizer"] == pytest.approx(base["optimizer"] * 8 / 12)
 
 
 def test_interleaving_holds_korthikanti_factor_on_the_first_rank():

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from datapipe.config import ConfigError
+from tests.conftest import ROOT
 from train import coord_check, mup, params
 from train.config import MODEL_CONFIG_DIR, ModelConfig, load_model_config
 from train.model import Transformer, cross_entropy_loss
-from tests.conftest import ROOT
 
 CONFIG_NAMES = sorted(p.stem for p in MODEL_CONFIG_DIR.glob("*.yaml"))
 
@@ -42,7 +42,8 @@ def test_released_shapes_and_width_multipliers():
     assert (c52.n_layers, c52.dim, c52.n_heads, c52.ffn_dim, c52.embedding_rows) == (64, 8192, 64, 21824, 80_384)
     assert (c1t.n_layers, c1t.dim, c1t.n_heads, c1t.ffn_dim, c1t.embedding_rows) == (140, 20480, 160, 98304, 81_920)
     assert (proxy.n_layers, proxy.dim, proxy.n_heads, proxy.head_dim, proxy.ffn_dim) == (64, 512, 4, 128, 1344)
-    assert (proxy.mup_scale_factor, c52.mup_scale_factor, c1t.mup_scale_factor) == (1.0, 16.0, 40.0)
+    assert (proxy.width_mult, c52.width_mult) == (1.0, 16.0)  # dim / base_dim
+    assert c1t.width_mult == 80.0 and c1t.with_changes(mup_scale_factor=None).width_mult == 40.0  # the release's, set
     # the released paddings are 80,000 rounded up to a multiple of 512 and of 2,048
     assert c52.with_changes(padded_vocab_size=None, pad_vocab_to_multiple_of=512).embedding_rows == 80_384
     assert c1t.with_changes(padded_vocab_size=None, pad_vocab_to_multiple_of=2048).embedding_rows == 81_920
@@ -56,6 +57,8 @@ def test_released_shapes_and_width_multipliers():
         ("pad_vocab_to_multiple_of: 64\npadded_vocab_size: 1024\n", "not both"),
         ("padded_vocab_size: 100\n", "smaller than vocab_size"),
         ("base_dim: null\n", "use_mup needs base_dim"),
+        ("use_mup: false\nmup_scale_factor: 2.0\n", "mup_scale_factor is set but use_mup is false"),
+        ("mup_scale_factor: 0\n", "mup_scale_factor"),
         ("dim: -8\n", "dim"),
         ("n_layer: 2\n", "n_layer"),
     ],
@@ -166,30 +169,35 @@ def test_logits_are_scaled_by_output_mult_over_width_mult():
     standard = Transformer(tiny(use_mup=False, input_mult=2.0, output_mult=3.0))  # multipliers are muP only
     standard.load_state_dict(reference.state_dict())
     torch.testing.assert_close(standard(x), reference(x))
+    released = Transformer(tiny(base_dim=128, mup_scale_factor=8.0, output_mult=2.0))  # a set multiplier: 1T's way
+    assert released.logit_scale == 0.25
 
 
 def test_param_groups_scale_matrix_lr_and_decay_by_width():
     config = tiny(dim=256, n_heads=8, ffn_dim=672, base_dim=64)  # width multiplier 4
     model = Transformer(config)
-    groups = {g["name"]: g for g in mup.param_groups(model, config, lr=1e-2, weight_decay=0.1)}
+    groups = {g["name"]: g for g in mup.param_groups(model, config, lr_vector=1e-2, lr_matrix=3e-2, weight_decay=0.1)}
     assert set(groups) == {"embedding", "readout", "norm", "matrix"}
-    assert groups["matrix"]["lr"] == pytest.approx(2.5e-3) and groups["matrix"]["weight_decay"] == pytest.approx(0.4)
+    assert groups["matrix"]["lr"] == groups["matrix"]["peak_lr"] == pytest.approx(7.5e-3)  # lr_matrix / 4
+    assert groups["matrix"]["weight_decay"] == pytest.approx(0.4)
     for name in ("embedding", "readout", "norm"):
-        assert groups[name]["lr"] == pytest.approx(1e-2)
+        assert groups[name]["lr"] == groups[name]["peak_lr"] == pytest.approx(1e-2)
     assert groups["embedding"]["weight_decay"] == groups["readout"]["weight_decay"] == 0.1
     assert groups["norm"]["weight_decay"] == 0.0
     assert len(groups["matrix"]["params"]) == 7 * config.n_layers and len(groups["norm"]["params"]) == 2 * 2 + 1
     grouped = [id(p) for g in groups.values() for p in g["params"]]
     assert sorted(grouped) == sorted(id(p) for p in model.parameters())
-    optimizer = mup.build_optimizer(model, config, lr=1e-2)
+    optimizer = mup.build_optimizer(model, config, lr_vector=1e-2, lr_matrix=1e-2)
     assert sorted(g["lr"] for g in optimizer.param_groups) == pytest.approx([2.5e-3, 1e-2, 1e-2, 1e-2])
     assert all(g["weight_decay"] == 0.0 for g in optimizer.param_groups)
     standard = tiny(dim=256, n_heads=8, ffn_dim=672, use_mup=False)
-    assert {g["lr"] for g in mup.param_groups(Transformer(standard), standard, lr=1e-2)} == {1e-2}
+    assert {g["lr"] for g in mup.param_groups(Transformer(standard), standard, lr_vector=1e-2, lr_matrix=2e-2)} == {1e-2, 2e-2}
+    released = config.with_changes(mup_scale_factor=8.0)  # a set width multiplier wins over dim / base_dim
+    assert {g["name"]: g["lr"] for g in mup.param_groups(model, released, 1e-2, 1e-2)}["matrix"] == pytest.approx(1.25e-3)
 
 
 def test_init_stds_by_role():
-    config = tiny(dim=256, n_heads=8, ffn_dim=672, n_layers=2, base_dim=64, vector_init_std=0.05, matrix_init_std=0.04)
+    config = tiny(dim=256, n_heads=8, ffn_dim=672, n_layers=2, base_dim=64, std_vector=0.05, std_matrix=0.04)
     model = Transformer(config)
     matrix_std = 0.04 / math.sqrt(4)
     expected = {
@@ -210,6 +218,43 @@ def test_init_stds_by_role():
     assert not zero.output.weight.any()
 
 
+def test_weights_are_a_function_of_the_seed_alone():
+    """Not of the global random state; each weight from its own name, so no two weights share their draws."""
+    config = tiny()
+    torch.manual_seed(1)
+    a = Transformer(config, seed=7)
+    torch.manual_seed(2)
+    torch.rand(10)
+    b, c = Transformer(config, seed=7), Transformer(config, seed=8)
+    drawn = [name for name, _ in a.named_parameters() if mup.role_of(name) is not mup.Role.NORM]
+    for name, x in a.state_dict().items():
+        assert torch.equal(x, b.state_dict()[name]), name
+        assert (name not in drawn) == torch.equal(x, c.state_dict()[name]), name
+    standardised = {name: (p / p.std()).flatten()[:64] for name, p in a.named_parameters() if name in drawn}
+    for i, x in enumerate(drawn):
+        for y in drawn[i + 1:]:
+            assert not torch.allclose(standardised[x], standardised[y]), (x, y)
+
+
+@pytest.mark.parametrize("name, shape", [("tok_embeddings.weight", (600, 256)), ("layers.1.feed_forward.w2.weight", (256, 672))])
+@pytest.mark.parametrize("rows, cols", [((0, 600), (0, 672)), ((40, 301), (0, 672)), ((0, 256), (128, 384)),
+                                        ((17, 18), (5, 77)), ((250, 256), (600, 672)), ((100, 100), (0, 128))])
+def test_a_part_of_a_weight_is_drawn_alone_as_that_part_of_the_whole(name, shape, rows, cols):
+    """Any block (a shard: rows, columns or both, aligned or not) equals the same block of the weight drawn
+    whole, and draws only the INIT_BLOCK blocks it overlaps."""
+    config = tiny(dim=256, n_heads=8, ffn_dim=672, vocab_size=600)
+    (r0, r1), (c0, c1) = (min(rows[0], shape[0]), min(rows[1], shape[0])), (min(cols[0], shape[1]), min(cols[1], shape[1]))
+    whole = torch.empty(shape)
+    assert mup.init_parameter(name, whole, config, seed=3) == whole.numel()
+    part = torch.full((r1 - r0, c1 - c0), float("nan"))
+    drawn = mup.init_parameter(name, part, config, seed=3, shape=shape, offset=(r0, c0))
+    assert torch.equal(part, whole[r0:r1, c0:c1])
+    block_rows, block_cols = mup.INIT_BLOCK
+    overlapped_rows = min(-(-r1 // block_rows) * block_rows, shape[0]) - r0 // block_rows * block_rows
+    overlapped_cols = min(-(-c1 // block_cols) * block_cols, shape[1]) - c0 // block_cols * block_cols
+    assert drawn == (overlapped_rows * overlapped_cols if part.numel() else 0)
+
+
 def test_every_parameter_has_a_role():
     assert {mup.role_of(n) for n, _ in Transformer(tiny()).named_parameters()} == set(mup.Role)
     with pytest.raises(ValueError, match="no muP role"):
@@ -224,7 +269,7 @@ def test_tiny_model_overfits_one_batch():
     config = tiny(dim=64, n_heads=2, ffn_dim=168, base_dim=64)
     model = Transformer(config)
     batch = tokens(config, batch=4, seq=33)
-    optimizer = mup.build_optimizer(model, config, lr=1e-2)
+    optimizer = mup.build_optimizer(model, config, lr_vector=1e-2, lr_matrix=1e-2)
     for _ in range(150):
         loss = cross_entropy_loss(model(batch[:, :-1]), batch[:, 1:])
         loss.backward()
@@ -291,8 +336,7 @@ def test_meta_init_then_to_empty_then_init_weights_matches_direct_init():
     meta.to_empty(device="cpu")
     direct = Transformer(config)
     for model in (meta, direct):
-        torch.manual_seed(123)
-        model.init_weights()
+        model.init_weights(seed=123)
     for (name, a), (_, b) in zip(meta.state_dict().items(), direct.state_dict().items()):
         assert torch.equal(a, b), name
     assert torch.equal(meta.rope_cos, direct.rope_cos) and torch.equal(meta.rope_sin, direct.rope_sin)

@@ -4,7 +4,8 @@ DP 2 x TP 2, TP 2 x PP 2 and DP 2 x PP 2 give the same losses, gradient norms, f
 held-out bits per byte; the zero1 optimizer state of a rank is a shard; a checkpoint saved at one
 layout resumes at another (DP 2 -> TP 2, DP 2 -> one process, one process -> PP 2, PP 2 -> one
 process) and continues the same curve, each rank reading only its own shards (recorded by
-``RecordingReader``).
+``RecordingReader``); with 4 accumulated microbatches, zero1 all-gathers each FSDP unit once per step and
+fsdp2 in every microbatch (the collectives counted in the workers).
 
 The layouts of 2 processes run in one launch (``torch.multiprocessing``), those of 4 in another; one
 more run goes through ``torchrun`` and the CLI. The results are compared here, in the parent.
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from typing import ClassVar
 
 import numpy as np
@@ -30,6 +32,7 @@ import yaml
 from torch.distributed.checkpoint.metadata import TensorStorageMetadata
 from torch.distributed.checkpoint.planner import LoadItemType
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 
 from tests.test_pretrain import write_shards
@@ -41,7 +44,7 @@ from train.pretrain import Trainer
 STEPS, RESUME_AT = 10, 5
 TOLERANCE = 1e-5
 MODEL = {"dim": 64, "n_layers": 4, "n_heads": 4, "head_dim": 16, "ffn_dim": 168, "vocab_size": 512,
-         "max_seq_len": 64, "use_mup": True, "base_dim": 32}
+         "max_seq_len": 64, "use_mup": True, "base_dim": 32, "std_vector": 0.02, "std_matrix": 0.02, "output_mult": 1.0}
 BLOCK_WEIGHTS = ["attention_norm.weight", "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
                  "attention.wo.weight", "ffn_norm.weight", "feed_forward.w1.weight", "feed_forward.w3.weight",
                  "feed_forward.w2.weight"]
@@ -63,7 +66,8 @@ def write_run(path, shards, out, **run) -> str:
     (path.parent / "model.yaml").write_text(yaml.safe_dump(MODEL))
     cfg = {"model": str(path.parent / "model.yaml"), "data": str(shards), "out": str(out), "seq_len": 32,
            "micro_batch_size": 2, "global_batch_tokens": 256, "max_steps": STEPS, "seed": 5,
-           "optimizer": {"lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 2, "weight_decay": 0.1, "grad_clip": 0.2},
+           "optimizer": {"lr_vector": 1e-3, "lr_matrix": 1e-3, "lr_min": 1e-4, "warmup_steps": 2, "weight_decay": 0.1,
+                         "grad_clip": 0.2},
            "log_interval": 1, "eval_interval": None, "eval_tokens": 256, "checkpoint_interval": RESUME_AT,
            "keep_checkpoints": None, **run}
     path.write_text(yaml.safe_dump(cfg))
@@ -182,10 +186,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(world: int, jobs: list[tuple[str, str]]) -> list[dict[int, dict]]:
-    """Run ``jobs`` (config, resume) one after the other in ``world`` processes; per job, rank -> summary."""
+COLLECTIVES = {"all_gather_single": "all_gather", "all_gather_into_tensor": "all_gather",
+               "reduce_scatter_single": "reduce_scatter", "reduce_scatter_tensor": "reduce_scatter"}
+
+
+def _collectives_worker(rank: int, world: int, port: int, jobs: list[tuple[str, str]], queue, steps: int = 2) -> None:
+    """Train ``steps`` steps of each job, counting the all-gathers and reduce-scatters this rank issues through
+    ``torch.distributed`` (FSDP2's, one per FSDP unit and use) in each step."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    counts = Counter()
+    for name, kind in COLLECTIVES.items():
+        def counted(*args, _call=getattr(dist, name), _kind=kind, **kwargs):
+            counts[_kind] += 1
+            return _call(*args, **kwargs)
+        setattr(dist, name, counted)
+    results = []
+    for config, resume in jobs:
+        trainer = Trainer(load_train_config(config), resume=resume)
+        per_step = []
+        for _ in range(steps):
+            counts.clear()
+            trainer.train_step()
+            per_step.append({kind: counts[kind] for kind in ("all_gather", "reduce_scatter")})
+        results.append({"steps": per_step, "microbatches": trainer.n_microbatches,
+                        "units": sum(isinstance(m, FSDPModule) for m in trainer.parts[0].modules())})
+    queue.put((rank, results))
+    dist.destroy_process_group()
+
+
+def launch(world: int, jobs: list[tuple[str, str]], worker=_worker) -> list[dict[int, dict]]:
+    """Run ``jobs`` (config, resume) one after the other in ``world`` processes; per job, rank -> what
+    ``worker`` reports (``_worker``: a summary of the run)."""
     queue = mp.get_context("spawn").SimpleQueue()
-    procs = mp.start_processes(_worker, args=(world, free_port(), jobs, queue), nprocs=world, join=False,
+    procs = mp.start_processes(worker, args=(world, free_port(), jobs, queue), nprocs=world, join=False,
                                start_method="spawn")
     by_rank = {}
     deadline = time.monotonic() + 600
@@ -274,6 +309,25 @@ def test_zero1_optimizer_state_is_a_shard(name, runs, reference):
     shards = runs[name].values()
     assert sum(s["optimizer_unique_numel"] for s in shards) == total
     assert all(s["optimizer_numel"] < 1.05 * total / len(shards) for s in shards)
+
+
+def test_zero1_gathers_the_parameters_once_per_step(tmp_path, shards):
+    """DP 2, 4 microbatches of one sample per step, 5 FSDP units (4 blocks and the stage's root). zero1
+    all-gathers each unit once per step (in the first forward; kept to the last backward) and reduce-scatters
+    it once; fsdp2 gathers each block twice per microbatch (forward, and again for its backward) and the
+    root once, and reduce-scatters every unit in every microbatch."""
+    modes = ("zero1", "fsdp2")
+    jobs = [(write_run(tmp_path / f"{mode}.yaml", shards, tmp_path / mode, micro_batch_size=1,
+                       parallel={"dp": 2, "data_parallel": mode}), "none") for mode in modes]
+    zero1, fsdp2 = launch(2, jobs, _collectives_worker)
+    m, units, blocks = 4, 5, MODEL["n_layers"]
+    for rank in (0, 1):
+        assert zero1[rank]["microbatches"] == fsdp2[rank]["microbatches"] == m
+        assert zero1[rank]["units"] == fsdp2[rank]["units"] == units
+        assert zero1[rank]["steps"] == [{"all_gather": units, "reduce_scatter": units}] * 2
+        assert fsdp2[rank]["steps"] == [{"all_gather": m * (units + blocks), "reduce_scatter": m * units}] * 2
+    print(f"all-gathers per step with {m} microbatches: zero1 {zero1[0]['steps'][0]['all_gather']}, "
+          f"fsdp2 {fsdp2[0]['steps'][0]['all_gather']}")
 
 
 def test_ddp_keeps_the_whole_optimizer_state(runs, reference):

@@ -17,6 +17,7 @@ from datapipe.config import ConfigError
 from datapipe.indexed import write_indexed_dataset
 from jobs.shards import Shard, TokenizeConfig, TokenizerInfo, build_manifest
 from train import checkpoint as ckpt
+from train import hparams
 from train.config import load_train_config
 from train.pretrain import Trainer, TrainingStopped, main
 from train.schedule import lr_factor
@@ -53,7 +54,7 @@ def run_config(tmp_path, shards, **overrides) -> str:
     cfg = {
         "model": "configs/model/tiny.yaml", "data": str(shards), "out": str(tmp_path / "run"), "seq_len": 32,
         "micro_batch_size": 4, "global_batch_tokens": 256, "max_steps": 12, "seed": 3,
-        "optimizer": {"lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3, "decay_steps": 12},
+        "optimizer": {"lr_vector": 3e-3, "lr_matrix": 3e-3, "lr_min": 3e-4, "warmup_steps": 3, "decay_steps": 12},
         "log_interval": 1, "eval_interval": None, "eval_tokens": 512, "checkpoint_interval": 4, "keep_checkpoints": None,
     }
     for key, value in overrides.items():
@@ -149,6 +150,24 @@ def test_nan_and_spike_steps_are_skipped_and_too_many_stop(tmp_path, shards):
         trainer.train_step()
 
 
+def test_every_group_follows_the_schedule_from_its_own_peak_to_the_same_fraction(tmp_path, shards):
+    """The trainer's per-group LRs are the ones ``train.hparams`` prints: peaks lr_vector and lr_matrix / width
+    multiplier (tiny: 128 / 64 = 2), both ending at lr_min / lr_vector of their peak."""
+    cfg = load_train_config(run_config(tmp_path, shards, optimizer={"lr_vector": 3e-3, "lr_matrix": 8e-3, "lr_min": 6e-4}))
+    trainer = Trainer(cfg, resume="none")
+    printed = {g["group"]: g for g in hparams.effective(trainer.model_cfg, cfg.optimizer)["groups"]}
+
+    def group_lrs() -> dict[str, float]:
+        return {g["name"]: g["lr"] for g in trainer.optimizers[0].param_groups}
+
+    trainer.set_lr(cfg.optimizer.warmup_steps)  # the peak
+    assert group_lrs() == pytest.approx({"embedding": 3e-3, "readout": 3e-3, "norm": 3e-3, "matrix": 4e-3})
+    assert group_lrs() == pytest.approx({name: printed[name]["lr"] for name in group_lrs()})
+    trainer.set_lr(cfg.max_steps)  # the floor
+    assert group_lrs() == pytest.approx({"embedding": 6e-4, "readout": 6e-4, "norm": 6e-4, "matrix": 8e-4})
+    assert group_lrs() == pytest.approx({name: printed[name]["lr_min"] for name in group_lrs()})
+
+
 def test_schedule_warmup_cosine_and_floor():
     f = [lr_factor(s, warmup_steps=10, decay_steps=110, min_lr_ratio=0.1) for s in range(200)]
     assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
@@ -159,8 +178,10 @@ def test_schedule_warmup_cosine_and_floor():
 def test_bad_configs_are_clear_errors(tmp_path, shards):
     with pytest.raises(ConfigError, match="multiple of seq_len"):
         load_train_config(run_config(tmp_path, shards, global_batch_tokens=100))
-    with pytest.raises(ConfigError, match="min_lr"):
-        load_train_config(run_config(tmp_path, shards, optimizer={"min_lr": 1.0}))
+    with pytest.raises(ConfigError, match="lr_min"):
+        load_train_config(run_config(tmp_path, shards, optimizer={"lr_min": 1.0}))
+    with pytest.raises(ConfigError, match="optimizer.lr: Extra inputs"):  # one LR no longer says which group it is for
+        load_train_config(run_config(tmp_path, shards, optimizer={"lr": 1e-3}))
 
 
 def test_help():

@@ -4,8 +4,9 @@ A checkpoint is a directory ``ROOT/step-00000100/``::
 
     .metadata            DCP's index: which file holds which slice of every tensor, by fully-qualified name
     __<rank>_<i>.distcp  the shards each rank wrote: model weights and AdamW state
-    trainer.json         format, step, ranks, run state, data fingerprint, configs, RNG states, and the size
-                         and SHA-256 of every other file
+    rng-<rank>.json      that rank's random number generator states (torch CPU, its CUDA device, Python)
+    trainer.json         format, step, ranks, run state, data fingerprint, configs, and the size and
+                         SHA-256 of every other file
 
 One format at every layout, one process included (DCP saves and loads without a process group). The
 state is ``{"model": ..., "optimizer": ...}`` from ``get_model_state_dict`` / ``get_optimizer_state_dict``:
@@ -15,7 +16,10 @@ or sharded. Every rank writes only its own shards, and loads into its own: DCP p
 its state dict (the local DTensor shards of its pipeline stages), so each rank requests only the slices
 of its own parameters and optimizer state (DP 2 -> TP 2, one process -> PP 2, PP 2 -> one process, ...)
 and none holds the whole model. ``load_model_tensors`` reads some of the model's tensors (a partial state
-dict, no optimizer state), which is how evaluation and the Hugging Face export read a checkpoint.
+dict, no optimizer state), which is how evaluation and the Hugging Face export read a checkpoint. Each
+rank's generators are its own (their states differ as soon as ranks draw different numbers): each rank
+saves its states and, resumed at the same number of ranks, restores its own; resumed at another layout
+there is no rank to take them from, and the generators stay as the new run seeded them.
 
 Atomic: every rank writes into ``ROOT/step-N._tmp-*`` (the name chosen by rank 0), fsyncs and hashes the
 files it wrote; rank 0 writes ``trainer.json`` last and publishes the directory (fsync, rename, fsync of
@@ -161,11 +165,17 @@ def _dcp_load(state: dict, path: Path) -> None:
 # --- state ------------------------------------------------------------------------------------------
 
 
+def rng_file(rank: int) -> str:
+    """The file of one rank's generator states in a checkpoint."""
+    return f"rng-{rank:05d}.json"
+
+
 def rng_state() -> dict:
-    """Rank 0's RNG states as JSON: torch's (CPU and each CUDA device) as base64 bytes, Python's as a list."""
+    """This process's RNG states as JSON: torch's (CPU, and the current CUDA device's) as base64 bytes,
+    Python's as a list."""
     tensors = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        tensors |= {f"cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
+        tensors["cuda"] = torch.cuda.get_rng_state()
     version, internal, gauss = random.getstate()
     return {"tensors": {k: base64.b64encode(v.numpy().tobytes()).decode() for k, v in tensors.items()},
             "python": [version, list(internal), gauss]}
@@ -174,9 +184,8 @@ def rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     tensors = {k: torch.frombuffer(bytearray(base64.b64decode(v)), dtype=torch.uint8) for k, v in state["tensors"].items()}
     torch.set_rng_state(tensors["torch"])
-    cuda = [tensors[f"cuda{i}"] for i in range(sum(k.startswith("cuda") for k in tensors))]
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda)
+    if "cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["cuda"])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
 
@@ -229,7 +238,8 @@ def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimiz
     try:
         with _single_process_is_intended():
             dcp.save(training_state(parts, optimizers), storage_writer=FileSystemWriter(tmp))
-        mine = sorted(tmp.glob(f"__{rank}_*")) + ([tmp / METADATA_FILE] if rank == 0 else [])
+        (tmp / rng_file(rank)).write_text(json.dumps(rng_state()) + "\n")
+        mine = sorted(tmp.glob(f"__{rank}_*")) + [tmp / rng_file(rank)] + ([tmp / METADATA_FILE] if rank == 0 else [])
         files = {}
         for rank_files in gather_to_all({f.name: _record_written(f) for f in mine}):
             files.update(rank_files)
@@ -237,8 +247,7 @@ def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimiz
             unrecorded = sorted({f.name for f in tmp.iterdir()} - set(files))
             if unrecorded:
                 raise CheckpointError(f"{tmp}: files no rank accounts for: {unrecorded[:5]}")
-            meta = {"format": FORMAT, "step": step, "world_size": world, "files": files, "rng": rng_state(),
-                    "trainer": trainer_state}
+            meta = {"format": FORMAT, "step": step, "world_size": world, "files": files, "trainer": trainer_state}
             (tmp / TRAINER_FILE).write_text(json.dumps(meta, indent=1) + "\n")
             fsync(tmp / TRAINER_FILE)
             publish(tmp, final, durable=True)
@@ -338,9 +347,10 @@ def latest_checkpoint(root: str | Path) -> Path | None:
 # --- load ---------------------------------------------------------------------------------------------
 
 
-def load_checkpoint(path: str | Path, meta: dict, parts: list[nn.Module], optimizers: list[torch.optim.Optimizer]) -> None:
+def load_checkpoint(path: str | Path, meta: dict, parts: list[nn.Module], optimizers: list[torch.optim.Optimizer]) -> bool:
     """Load a verified checkpoint (``meta``: its ``trainer.json`` as ``verify`` returned it) into this rank's
-    parts and optimizers, whatever layout wrote it, reading only their shards; restore the RNG states."""
+    parts and optimizers, whatever layout wrote it, reading only their shards; restore this rank's RNG
+    states when the checkpoint has as many ranks (returns whether it did)."""
     path = Path(path)
     states = _part_states(parts, optimizers)
     merged = _merged(states)
@@ -348,7 +358,11 @@ def load_checkpoint(path: str | Path, meta: dict, parts: list[nn.Module], optimi
     for (model_sd, optim_sd), part, opt in zip(states, parts, optimizers):
         set_model_state_dict(part, {k: merged[MODEL_KEY][k] for k in model_sd}, options=FLAT)
         set_optimizer_state_dict(part, opt, {k: merged["optimizer"][k] for k in optim_sd}, options=FLAT)
-    set_rng_state(meta["rng"])
+    rank, world = rank_and_world()
+    if meta["world_size"] != world:
+        return False
+    set_rng_state(json.loads((path / rng_file(rank)).read_text()))
+    return True
 
 
 def model_tensor_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:

@@ -1,9 +1,14 @@
 """The model's shape and muP settings (``configs/model/*.yaml``) and the training run (``configs/train/*.yaml``), typed and validated.
 
 The muP fields follow the released Tele-FLM configs (``use_mup``, ``input_mult``, ``output_mult``,
-``mup_scale_factor``); see ``train/mup.py`` for what they mean and where that comes from. Here the width
-multiplier ``mup_scale_factor`` is not a free field: it is ``dim / base_dim``, so that moving a config
-to another width changes only ``dim`` (and the head count and FFN size that go with it).
+``mup_scale_factor``); see ``train/mup.py`` for what they mean and where that comes from. The seven
+hyperparameters the Tele-FLM report searched on its proxy (Table 4) are fields: ``std_vector``,
+``std_matrix``, ``input_mult`` and ``output_mult`` of the model, ``lr_vector``, ``lr_matrix`` and ``lr_min``
+of the optimizer, each at the base (proxy) width, where the search sets them; muP turns them into the
+values in effect at the model's width (``python -m train.hparams`` prints both). Their defaults are the
+report's values taken back to the base width. The width multiplier ``mup_scale_factor`` is ``dim /
+base_dim`` unless a config sets it (the released 1T says 80 where its width gives 40), so that moving a
+config to another width changes only ``dim`` (and the head count and FFN size that go with it).
 """
 
 from __future__ import annotations
@@ -46,11 +51,16 @@ class ModelConfig(StrictModel):
     norm_eps: PositiveFloat = 1e-5
 
     use_mup: bool = True
-    base_dim: PositiveInt | None = Field(None, description="hidden size of the muP proxy that was tuned")
-    input_mult: PositiveFloat = Field(1.0, description="muP: embedding output multiplier")
-    output_mult: PositiveFloat = Field(1.0, description="muP: logits times output_mult / mup_scale_factor")
-    vector_init_std: PositiveFloat = Field(0.02, description="init std of vector-like weights (embeddings, LM head)")
-    matrix_init_std: PositiveFloat = Field(0.02, description="init std of hidden matrices at the base width")
+    base_dim: PositiveInt | None = Field(None, description="hidden size of the muP proxy the hyperparameters were searched on")
+    mup_scale_factor: PositiveFloat | None = Field(
+        None, description="muP width multiplier (released config.json key); None: dim / base_dim")
+    input_mult: PositiveFloat = Field(1.0, description="muP: embedding output multiplier (Table 4: 1.0)")
+    output_mult: PositiveFloat = Field(
+        0.5, description="muP: logits times output_mult / mup_scale_factor (released 52B: 0.5, i.e. Table 4's 3.125e-2 at 16)")
+    std_vector: PositiveFloat = Field(4e-3, description="init std of vector-like weights, embeddings and LM head (Table 4: 4e-3)")
+    std_matrix: PositiveFloat = Field(
+        1.6968e-2, description="init std of hidden matrices at the base width, divided by sqrt(mup_scale_factor) "
+                               "at this width (Table 4's 4.242e-3 at the 52B's 16 is 1.6968e-2 at the base)")
     depth_scaled_init: bool = Field(True, description="output projections get std / sqrt(2 n_layers) (GPT-2)")
     readout_zero_init: bool = Field(False, description="start the LM head at zero (muP option)")
 
@@ -68,8 +78,10 @@ class ModelConfig(StrictModel):
             raise ValueError(
                 f"padded_vocab_size ({self.padded_vocab_size}) is smaller than vocab_size ({self.vocab_size})"
             )
-        if self.use_mup and self.base_dim is None:
-            raise ValueError("use_mup needs base_dim (the hidden size of the muP proxy)")
+        if self.use_mup and self.base_dim is None and self.mup_scale_factor is None:
+            raise ValueError("use_mup needs base_dim (the hidden size of the muP proxy) or mup_scale_factor")
+        if not self.use_mup and self.mup_scale_factor is not None:
+            raise ValueError("mup_scale_factor is set but use_mup is false (without muP the width multiplier is 1)")
         return self
 
     @property
@@ -86,9 +98,12 @@ class ModelConfig(StrictModel):
         return self.vocab_size
 
     @property
-    def mup_scale_factor(self) -> float:
-        """The muP width multiplier, hidden size over the proxy's; 1 without muP (standard parametrisation)."""
-        return self.dim / self.base_dim if self.use_mup else 1.0
+    def width_mult(self) -> float:
+        """The muP width multiplier in effect: ``mup_scale_factor`` when set, else hidden size over the proxy's;
+        1 without muP (standard parametrisation)."""
+        if not self.use_mup:
+            return 1.0
+        return self.mup_scale_factor if self.mup_scale_factor is not None else self.dim / self.base_dim
 
     def with_vocab_size(self, vocab_size: int) -> ModelConfig:
         """The same model for another tokenizer (e.g. the demo tokenizer's small vocabulary), validated."""
@@ -151,12 +166,17 @@ class ParallelConfig(StrictModel):
 
 
 class OptimizerConfig(StrictModel):
-    """AdamW and the schedule. Defaults follow the Tele-FLM report where it states them (weight decay 0,
-    gradient clipping 1.0); ``lr`` is the base learning rate found on the muP proxy, which muP turns
-    into per-group rates for the model's width (``train.mup.param_groups``)."""
+    """AdamW and the schedule. Defaults follow the Tele-FLM report where it states them (Table 4's learning
+    rates, weight decay 0, gradient clipping 1.0). The learning rates are the muP proxy's, at the base width:
+    vector-like weights (embeddings, LM head, norm gains) train at ``lr_vector`` at every width, hidden
+    matrices at ``lr_matrix / mup_scale_factor`` (``train.mup.param_groups``). Every group follows the same
+    schedule, warmup then cosine down to the fraction ``lr_min / lr_vector`` of its own peak."""
 
-    lr: PositiveFloat = 1.5e-4
-    min_lr: NonNegativeFloat = 1.5e-5
+    lr_vector: PositiveFloat = Field(1.5e-4, description="peak LR of vector-like weights (Table 4's Learning Rate)")
+    lr_matrix: PositiveFloat = Field(
+        2.4e-3, description="peak LR of hidden matrices at the base width (Table 4's 1.5e-4 at the 52B's width 16)")
+    lr_min: NonNegativeFloat = Field(
+        1.5e-5, description="floor of lr_vector after the cosine; every group ends at the same fraction of its peak")
     warmup_steps: NonNegativeInt = 2000
     decay_steps: PositiveInt | None = Field(None, description="end of the cosine; None: max_steps")
     betas: tuple[float, float] = (0.9, 0.95)
@@ -166,11 +186,16 @@ class OptimizerConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> OptimizerConfig:
-        if self.min_lr > self.lr:
-            raise ValueError(f"min_lr ({self.min_lr}) is larger than lr ({self.lr})")
+        if self.lr_min > self.lr_vector:
+            raise ValueError(f"lr_min ({self.lr_min}) is larger than lr_vector ({self.lr_vector})")
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must be in [0, 1), got {self.betas}")
         return self
+
+    @property
+    def min_lr_ratio(self) -> float:
+        """The fraction of its peak every group's LR decays to."""
+        return self.lr_min / self.lr_vector
 
 
 class SpikeConfig(StrictModel):

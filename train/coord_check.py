@@ -87,6 +87,7 @@ def width_config(base: ModelConfig, dim: int, use_mup: bool, seq_len: int) -> Mo
         pad_vocab_to_multiple_of=None,
         max_seq_len=max(seq_len, base.max_seq_len),
         use_mup=use_mup,
+        mup_scale_factor=None,  # the width multiplier follows the width
     )
 
 
@@ -126,9 +127,8 @@ def recording(model: Transformer):
 
 def train_and_record(config: ModelConfig, batches: list[torch.Tensor], lr: float, seed: int) -> dict[str, list[float]]:
     """Activations at each of ``len(batches)`` forwards, with an AdamW step after all but the last."""
-    torch.manual_seed(seed)
-    model = Transformer(config)
-    optimizer = mup.build_optimizer(model, config, lr)
+    model = Transformer(config, seed=seed)
+    optimizer = mup.build_optimizer(model, config, lr_vector=lr, lr_matrix=lr)
     per_step: dict[str, list[float]] = defaultdict(list)
     for step, batch in enumerate(batches):
         with recording(model) as seen:
@@ -222,7 +222,7 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=defaults.steps, help="AdamW steps")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--seq-len", type=int, default=defaults.seq_len)
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="base learning rate")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="base learning rate, vector- and matrix-like alike")
     parser.add_argument("--seeds", type=int, default=defaults.seeds, help="init seeds to average over")
     parser.add_argument("--tolerance", type=float, default=defaults.tolerance, help="allowed |log-log slope|")
     parser.add_argument("--text", type=Path, default=DEFAULT_TEXT, help="text whose bytes are the training tokens")

@@ -4,9 +4,11 @@
 
 Our decoder is Llama's computation (``train/model.py``) plus the two muP multipliers, which are linear
 and so fold into weights: the embedding table is multiplied by ``input_mult`` and the LM head by
-``output_mult / mup_scale_factor`` (both 1 without muP). RoPE needs no permutation: ours already rotates
-the pairs ``(i, i + head_dim/2)``, the rotate-half layout of HF's ``LlamaAttention`` (the permutation in
-HF's ``convert_llama_weights_to_hf.py`` is for Meta's interleaved pairs). Names::
+``output_mult / mup_scale_factor`` (both 1 without muP); ``config.json`` records the released-style values
+(``use_mup``, ``input_mult``, ``output_mult``, ``mup_scale_factor``) under ``teleflm_mup``, marked as
+folded. RoPE needs no permutation: ours already rotates the pairs ``(i, i + head_dim/2)``, the
+rotate-half layout of HF's ``LlamaAttention`` (the permutation in HF's ``convert_llama_weights_to_hf.py``
+is for Meta's interleaved pairs). Names::
 
     tok_embeddings.weight                  model.embed_tokens.weight      (x input_mult)
     layers.N.attention_norm.weight         model.layers.N.input_layernorm.weight
@@ -96,7 +98,11 @@ def hf_config(config: ModelConfig, special: dict[str, int], dtype: str) -> dict:
         "attention_bias": False,
         "attention_dropout": 0.0,
         "mlp_bias": False,
-        "initializer_range": config.vector_init_std,
+        "initializer_range": config.std_vector,
+        # the released Tele-FLM config.json's muP keys, for the record: the multipliers are already folded
+        # into the weights, so a Llama loader must not apply them (and does not read them)
+        "teleflm_mup": {"use_mup": config.use_mup, "input_mult": config.input_mult, "output_mult": config.output_mult,
+                        "mup_scale_factor": config.width_mult, "folded_into_weights": True},
         "bos_token_id": special[BEGIN_OF_TEXT],
         "eos_token_id": special[END_OF_TEXT],
         "pad_token_id": special[PADDING],

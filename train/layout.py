@@ -186,8 +186,13 @@ def _chunks_in_flight(p: ParallelConfig, pp_rank: int, m: int) -> int:
     return min(warmup + 1, m * v)
 
 
-def _rank_memory(model: ModelConfig, run: TrainConfig, p: ParallelConfig, pp_rank: int,
-                 param_bytes: int, grad_bytes: int) -> dict:
+def compute_bytes(run: TrainConfig) -> int:
+    """Bytes per weight of the copy the matmuls read: 2 under bf16 autocast (``dtype: auto`` on a GPU,
+    or ``bfloat16``), 4 for a run in fp32."""
+    return 4 if run.dtype == "float32" else 2
+
+
+def _rank_memory(model: ModelConfig, run: TrainConfig, p: ParallelConfig, pp_rank: int, param_bytes: int) -> dict:
     count = count_parameters(model)
     layers = model.n_layers // p.pp
     norms = 2 * model.dim                          # RMSNorm gains: replicated over tp, not split
@@ -197,18 +202,24 @@ def _rank_memory(model: ModelConfig, run: TrainConfig, p: ParallelConfig, pp_ran
     params += count.embedding / p.tp if first else 0
     params += count.final_norm + count.output / p.tp if last else 0
 
-    master = 4 if param_bytes < 4 else 0           # fp32 weights are their own master copy
-    optimizer_bytes = master + 8                   # + Adam m and v in fp32
-    if p.data_parallel == "zero1":                 # Megatron distributed optimizer: 6 + 12/dp bytes (bf16)
-        weights, grads, optimizer = param_bytes * params, grad_bytes * params, optimizer_bytes * params / p.dp
-    elif p.data_parallel == "fsdp2":               # fp32 shards of everything, plus a gathered bf16 copy
-        gathered = params if p.pp > 1 else min(2, layers) * layer_params
-        weights = 4 * params / p.dp + param_bytes * gathered
-        grads, optimizer = 4 * params / p.dp, 8 * params / p.dp
-    else:                                          # ddp: every rank holds all of it
-        weights, grads, optimizer = param_bytes * params, grad_bytes * params, optimizer_bytes * params
+    m = microbatches_per_step(run, p)
+    copy = param_bytes if param_bytes < 4 else 0   # bf16: a copy for the matmuls; fp32: the weights themselves
+    if p.dp == 1 or p.data_parallel == "ddp":      # all of it on every rank
+        weights, grads, optimizer = (4 + copy) * params, 4 * params, 8 * params
+    else:
+        # FSDP2: fp32 weight shards (the optimizer's) and Adam m and v for them; the weights gathered in
+        # the compute dtype: zero1 the whole stage for the whole step; fsdp2 two layers at a time (the one
+        # computing, the one prefetched), or the whole stage under a pipeline schedule, which keeps a
+        # stage gathered after each backward but its last
+        in_flight = min(2, layers) * layer_params
+        whole_step = p.data_parallel == "zero1" or p.pp > 1
+        weights = 4 * params / p.dp + param_bytes * (params if whole_step else in_flight)
+        # unreduced gradients accumulate whole until the step's last backward reduce-scatters them (zero1,
+        # and any pipeline); otherwise each unit's are reduce-scattered as its backward ends
+        grads = 4 * params if whole_step and m > 1 else 4 * params / p.dp + 4 * in_flight
+        optimizer = 8 * params / p.dp
 
-    chunks = _chunks_in_flight(p, pp_rank, microbatches_per_step(run, p))
+    chunks = _chunks_in_flight(p, pp_rank, m)
     activations = chunks * (layers / p.stages_per_rank) * _activations_per_layer(model, run, p)
     if last:  # fp32 logits of the vocab-parallel loss, one microbatch (Korthikanti sec. 4.3: 4 s b v / t)
         activations += 4 * run.seq_len * run.micro_batch_size * model.embedding_rows / p.tp
@@ -219,35 +230,43 @@ def _rank_memory(model: ModelConfig, run: TrainConfig, p: ParallelConfig, pp_ran
 
 
 def memory_by_pp_rank(model: ModelConfig, run: TrainConfig, parallel: ParallelConfig | None = None, *,
-                      param_bytes: int = 2, grad_bytes: int = 4) -> list[dict]:
+                      param_bytes: int | None = None) -> list[dict]:
     """``memory_estimate`` for every pipeline rank (all tp and dp ranks of a pp rank hold the same)."""
     p = parallel or run.parallel
-    return [_rank_memory(model, run, p, r, param_bytes, grad_bytes) for r in range(p.pp)]
+    return [_rank_memory(model, run, p, r, param_bytes or compute_bytes(run)) for r in range(p.pp)]
 
 
 def memory_estimate(model: ModelConfig, run: TrainConfig, parallel: ParallelConfig | None = None, *,
-                    param_bytes: int = 2, grad_bytes: int = 4, budget: int = GPU_MEMORY_BYTES) -> dict:
-    """Per-GPU bytes of weights, gradients, optimizer state and activations on the fullest GPU.
+                    param_bytes: int | None = None, budget: int = GPU_MEMORY_BYTES) -> dict:
+    """Per-GPU bytes of weights, gradients, optimizer state and activations on the fullest GPU, as this
+    trainer keeps them at the peak of a step (``train/parallelize.py``, ``Trainer.forward_backward``).
 
-    Parameters per GPU: the stage's layers (``n_layers / pp`` per rank, all its virtual stages), plus
+    Parameters per GPU (P): the stage's layers (``n_layers / pp`` per rank, all its virtual stages), plus
     the embedding on pp rank 0 and the final norm and LM head on the last, matrices split over tp
-    and norm gains replicated. Precision as in Megatron-LM's bf16 runs (the reports'): bf16 weights
-    (``param_bytes=2``), fp32 gradients (Megatron accumulates and reduces bf16 grads in fp32), and fp32
-    master weights plus Adam m and v, 12 bytes/param, which Megatron's distributed optimizer (zero1)
-    shards over dp: 6 + 12/dp bytes per parameter, 18 without sharding (ddp), as in Megatron-LM's
-    distributed-optimizer table. ``param_bytes=4`` is fp32 weights under autocast (this trainer's CPU
-    and GPU path), which are their own master copy: 8 + 8/dp (the table's fp32 row). fsdp2 keeps fp32
-    shards of weights, gradients and Adam (16/dp) plus the all-gathered bf16 weights being computed
-    (two layers; the whole stage under pipelining, which keeps them gathered across microbatches);
-    ddp replicates all of it. Activations: ``_activations_per_layer`` times the layers and
-    microbatches in flight on that rank (``_chunks_in_flight``), plus the last stage's logits.
+    and norm gains replicated. The model's weights, gradients and Adam m and v are fp32; under bf16
+    autocast (``param_bytes=2``, the GPU default; ``compute_bytes``) the matmuls read bf16 copies of the
+    weights. Per data-parallel layout, in bytes per parameter under bf16:
+
+    - one dp rank, or ``ddp``: everything on every rank: fp32 weights and their bf16 copy (autocast's, or
+      ``replicate``'s mixed-precision one), fp32 gradients, Adam: 4 + 2 + 4 + 8 = 18.
+    - ``zero1`` (ZeRO-1): fp32 weights and Adam sharded over dp (12/dp); the bf16 weights gathered in
+      the step's first forward and kept to its last backward (2); gradients accumulated whole in fp32
+      until the last microbatch reduce-scatters them (4): 6 + 12/dp, Megatron's distributed optimizer's
+      figure. With one microbatch per step, each unit's gradients are reduce-scattered as its backward
+      ends (ZeRO-2): 4/dp, plus the units in flight.
+    - ``fsdp2`` (ZeRO-3): weights, gradients and Adam sharded (16/dp), plus the bf16 weights of the two
+      layers in flight and their gradients before the reduce-scatter. Under a pipeline the schedule keeps
+      a stage gathered and its gradients whole until the stage's last backward, as zero1 does.
+
+    ``param_bytes=4`` (a fp32 run) has no copy beside the weights at one dp rank and gathers fp32
+    weights under FSDP. Activations: ``_activations_per_layer`` times the layers and microbatches in
+    flight on that rank (``_chunks_in_flight``), plus the last stage's logits.
 
     Not counted: the CUDA context, NCCL and cuBLAS workspaces, allocator fragmentation, pipeline
     send/receive buffers (a few GB together), so "fits" should keep some headroom.
     Returns the pp rank with the largest total; ``budget`` and ``fits`` compare it to the GPU.
     """
-    fullest = max(memory_by_pp_rank(model, run, parallel, param_bytes=param_bytes, grad_bytes=grad_bytes),
-                  key=lambda row: row["total"])
+    fullest = max(memory_by_pp_rank(model, run, parallel, param_bytes=param_bytes), key=lambda row: row["total"])
     return {**fullest, "budget": budget, "fits": fullest["total"] <= budget}
 
 
@@ -280,19 +299,32 @@ def _pipeline_lines(model: ModelConfig, p: ParallelConfig) -> list[str]:
     return lines
 
 
+def _sharding(p: ParallelConfig, m: int, compute: str) -> str:
+    """What the data-parallel layout keeps on each rank (``memory_estimate``), in words."""
+    if p.dp == 1:
+        return "one data-parallel rank: nothing sharded"
+    if p.data_parallel == "ddp":
+        return f"ddp over dp {p.dp}: nothing sharded"
+    if p.data_parallel == "zero1":
+        step = (f"kept for its {m} microbatches, gradients accumulated whole and reduce-scattered once per step"
+                if m > 1 else "gradients reduce-scattered as each layer's backward ends (ZeRO-2)")
+        return f"zero1 over dp {p.dp} (ZeRO-1): fp32 weights and Adam sharded, {compute} weights gathered once per step, {step}"
+    gathered = "a stage gathered through the pipeline schedule" if p.pp > 1 else "two layers gathered at a time"
+    return f"fsdp2 over dp {p.dp} (ZeRO-3): weights, grads and Adam sharded, {compute} weights of {gathered}"
+
+
 def _memory_lines(model: ModelConfig, run: TrainConfig, p: ParallelConfig, param_bytes: int) -> list[str]:
     rows = memory_by_pp_rank(model, run, p, param_bytes=param_bytes)
     fullest = memory_estimate(model, run, p, param_bytes=param_bytes)
     shown = sorted({0, p.pp - 1, fullest["pp_rank"]})
-    precision = ("bf16 weights, fp32 grads, fp32 master + Adam" if param_bytes == 2
-                 else "fp32 weights (autocast), fp32 grads, fp32 Adam")
-    sharding = {"zero1": f"optimizer state sharded over dp {p.dp} (ZeRO-1)",
-                "fsdp2": f"weights, grads and optimizer state sharded over dp {p.dp} (FSDP2)",
-                "ddp": "nothing sharded (DDP)"}[p.data_parallel]
+    compute = "bf16" if param_bytes == 2 else "fp32"
+    precision = ("bf16 autocast: fp32 weights, grads and Adam, bf16 copies of the weights for the matmuls"
+                 if param_bytes == 2 else "fp32 weights, grads and Adam")
+    sharding = _sharding(p, microbatches_per_step(run, p), compute)
     unit, name = (2**30, "GiB") if fullest["total"] >= 2**30 else (2**20, "MiB")
     header = (f"  {'pp rank':>7} | {'params':>14} | {'weights':>7} | {'grads':>7} | {'optim':>7} | "
               f"{'activ':>7} (n mb) | {'total':>7}")
-    lines = [f"Memory per GPU, {name}: {precision}; {sharding};",
+    lines = [f"Memory per GPU, {name}: {precision};", f"  {sharding};",
              f"  activations per Korthikanti et al. 2022 with flash attention, seq {run.seq_len} x micro batch "
              f"{run.micro_batch_size}, n mb = (stage-)microbatches in flight", header]
     for r in shown:
@@ -309,7 +341,7 @@ def _memory_lines(model: ModelConfig, run: TrainConfig, p: ParallelConfig, param
 
 
 def dry_run_report(model: ModelConfig, run: TrainConfig, parallel: ParallelConfig | None = None, *,
-                   param_bytes: int = 2) -> str:
+                   param_bytes: int | None = None) -> str:
     """The printable layout: mesh and rank placement, stage -> layers, batch split, checks, memory."""
     p = parallel or run.parallel
     nodes = math.ceil(p.world_size / p.gpus_per_node)
@@ -336,5 +368,5 @@ def dry_run_report(model: ModelConfig, run: TrainConfig, parallel: ParallelConfi
     if layout_errors(model, run, p):
         lines.append("Memory: not estimated until the FAIL checks above pass")
     else:
-        lines += _memory_lines(model, run, p, param_bytes)
+        lines += _memory_lines(model, run, p, param_bytes or compute_bytes(run))
     return "\n".join(lines)

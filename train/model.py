@@ -11,6 +11,8 @@ an ``nn.ModuleDict`` keyed by their index (a pipeline stage deletes the ones it 
 states); attention infers its head count from the projection's width, so a tensor-parallel shard with
 fewer local heads runs unchanged; RoPE tables are non-persistent buffers recomputed by ``init_rope``,
 so ``torch.device("meta")`` construction, ``to_empty`` and ``init_weights`` give a fully initialised model.
+The weights are a function of the seed alone (``train.mup.init_parameter``: blocks seeded by parameter
+name), not of the global random state.
 """
 
 from __future__ import annotations
@@ -88,23 +90,23 @@ class TransformerBlock(nn.Module):
 class Transformer(nn.Module):
     """Tokens (or a previous pipeline stage's hidden states) in, logits (or hidden states) out."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, seed: int = 0):
         super().__init__()
         self.config = config
         self.input_mult = config.input_mult if config.use_mup else 1.0
-        self.logit_scale = config.output_mult / config.mup_scale_factor if config.use_mup else 1.0
+        self.logit_scale = config.output_mult / config.width_mult if config.use_mup else 1.0
         self.tok_embeddings = nn.Embedding(config.embedding_rows, config.dim)
         self.layers = nn.ModuleDict({str(i): TransformerBlock(config) for i in range(config.n_layers)})
         self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
         self.output = nn.Linear(config.dim, config.embedding_rows, bias=False)
         self.register_buffer("rope_cos", torch.empty(config.max_seq_len, config.head_dim // 2), persistent=False)
         self.register_buffer("rope_sin", torch.empty(config.max_seq_len, config.head_dim // 2), persistent=False)
-        self.init_weights()
+        self.init_weights(seed)
 
-    def init_weights(self, buffer_device: torch.device | str | None = None) -> None:
-        """(Re)compute the RoPE tables and draw every weight by its muP role; call after ``to_empty``."""
+    def init_weights(self, seed: int = 0, buffer_device: torch.device | str | None = None) -> None:
+        """(Re)compute the RoPE tables and draw every weight by its muP role from ``seed``; call after ``to_empty``."""
         self.init_rope(buffer_device)
-        mup.init_parameters(self.named_parameters(), self.config)
+        mup.init_parameters(self.named_parameters(), self.config, seed)
 
     def init_rope(self, device: torch.device | str | None = None) -> None:
         """(Re)compute the RoPE tables, which no checkpoint holds; enough after ``to_empty`` when every weight

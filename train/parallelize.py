@@ -21,23 +21,26 @@ A rank's parts are built in four steps, all on the meta device until the last:
    all-reduce of plain TP becomes an all-gather before each attention / feed-forward and a
    reduce-scatter after it.
 3. **Data parallel** (FSDP2, over the ``dp`` mesh dimension, one group per transformer block plus the
-   stage's root). ``zero1``: ``fully_shard(reshard_after_forward=False)``: parameters are all-gathered
-   once per step, before the forward, and kept for the backward; gradients are reduce-scattered;
-   optimizer state lives only for the rank's shard: the communication and the sharded optimizer of
-   Megatron's distributed optimizer (ZeRO-1/2), the parameters additionally sharded between steps.
-   ``fsdp2``: ``reshard_after_forward=True`` (ZeRO-3: re-gathered in the backward). ``ddp``: FSDP2's
-   ``replicate`` (gradients all-reduced, every rank keeps all state).
-4. **Initialisation**: the meta parameters are allocated (``to_empty``) and every weight of the *whole*
-   model is drawn in the order one process draws it (``init_like_one_process``), each rank keeping its
-   own slice, so every layout starts from the same weights as one process.
+   stage's root). ``zero1``: ``fully_shard(reshard_after_forward=False)``, and the trainer (or the
+   pipeline schedule) keeps the parameters gathered from one microbatch's backward to the next forward:
+   each unit is all-gathered once per step, in the first forward, and resharded after the last backward,
+   which reduce-scatters the gradients accumulated whole until then; optimizer state lives only for the
+   rank's shard: the communication and the sharded optimizer of Megatron's distributed optimizer
+   (ZeRO-1; ZeRO-2 with one microbatch per step), the parameters additionally sharded between steps.
+   ``fsdp2``: ``reshard_after_forward=True`` (ZeRO-3: re-gathered in the backward, reduced every
+   microbatch). ``ddp``: FSDP2's ``replicate`` (gradients all-reduced, every rank keeps all state).
+4. **Initialisation**: the meta parameters are allocated (``to_empty``) and each rank draws only its own
+   shard of each of its weights (``init_like_one_process``): a weight is drawn in blocks seeded by its name
+   (``train.mup.init_parameter``), so a shard is the blocks it overlaps, and every layout starts from the
+   same weights as one process.
 
 What overlaps with backward: FSDP2 issues one reduce-scatter (or all-reduce for ``ddp``) per block
 from that block's post-backward hook while autograd goes on with the blocks below it (CUDA: on a
 separate stream; gloo: on its worker thread), and waits for them only at the end of the backward.
 With gradient accumulation (pp 1, several microbatches) the trainer lets only the last microbatch's
-backward reduce (``set_requires_gradient_sync``), as Megatron does. Under a pipeline schedule the
-reduction of a stage runs once, after its last microbatch's backward (the schedule's ``REDUCE_GRAD``),
-overlapping with the other stages' work but not with its own. Tensor-parallel collectives are on the
+backward reduce under zero1 and ddp (``set_requires_gradient_sync``), as Megatron does. Under a
+pipeline schedule the reduction of a stage runs once, after its last microbatch's backward (the
+schedule's ``REDUCE_GRAD``), overlapping with the other stages' work but not with its own. Tensor-parallel collectives are on the
 critical path.
 """
 
@@ -62,7 +65,8 @@ from torch.distributed.pipelining.schedules import (
     PipelineScheduleSingle,
     ScheduleLoopedBFS,
 )
-from torch.distributed.tensor import DTensor, Replicate, Shard, distribute_tensor
+from torch.distributed.tensor import DTensor, Replicate, Shard
+from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
 from torch.distributed.tensor.parallel import (
     ColwiseParallel,
     PrepareModuleInput,
@@ -244,31 +248,20 @@ def apply_data_parallel(module: Transformer, dp_mesh: DeviceMesh, mode: str, mp_
 # --- 4. initialisation ----------------------------------------------------------------------------
 
 
-def local_shard(full: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """This rank's part of ``full`` in the layout of parameter ``like`` (plain, TP, FSDP or both)."""
-    if isinstance(like, DTensor):  # src_data_rank=None: every rank cuts its own shard, no communication
-        return distribute_tensor(full, like.device_mesh, like.placements, src_data_rank=None).to_local()
-    return full
-
-
 @torch.no_grad()
-def init_like_one_process(parts: list[Transformer], model_cfg: ModelConfig, seed: int, device: torch.device) -> None:
-    """Draw every weight of the whole model in one process's order (``Transformer.init_weights`` after
-    ``torch.manual_seed(seed)``), one full tensor at a time, and keep this rank's shard of its own
-    parameters; the RoPE tables are recomputed. Costs one full draw per weight up to the rank's last,
-    and the memory of the largest weight."""
-    with torch.device("meta"):
-        full_model = Transformer(model_cfg)
-    local = {name: p for part in parts for name, p in part.named_parameters()}
-    torch.manual_seed(seed)
-    for name, meta_param in full_model.named_parameters():
-        if not local:
-            break
-        full = torch.empty(meta_param.shape, dtype=meta_param.dtype, device=device)
-        mup.init_parameters([(name, full)], model_cfg)
-        if name in local:
-            param = local.pop(name)
-            target = param.to_local() if isinstance(param, DTensor) else param
-            target.copy_(local_shard(full, param))
+def init_like_one_process(parts: list[Transformer], model_cfg: ModelConfig, seed: int, device: torch.device) -> int:
+    """Initialise this rank's shard of each of its parameters (plain, TP, FSDP or both) as one process
+    initialises the whole model from ``seed``, drawing only the blocks of each weight that its shard
+    overlaps; the RoPE tables are recomputed. Returns the number of values this rank drew."""
+    drawn = 0
     for part in parts:
+        for name, param in part.named_parameters():
+            if isinstance(param, DTensor):  # where the local shard sits in the whole weight (as DCP computes it)
+                shape, offset = compute_local_shape_and_global_offset(param.shape, param.device_mesh, param.placements)
+                local = param.to_local()
+                assert tuple(local.shape) == tuple(shape), (name, local.shape, shape)
+                drawn += mup.init_parameter(name, local, model_cfg, seed, shape=tuple(param.shape), offset=offset)
+            else:
+                drawn += mup.init_parameter(name, param, model_cfg, seed)
         part.init_rope(device)
+    return drawn

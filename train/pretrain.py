@@ -6,7 +6,9 @@
 
 Each optimizer step takes ``global_batch_tokens`` tokens: ``global_batch_samples`` samples of
 ``seq_len + 1`` tokens (``train.data.TokenSamples``: step ``s`` reads samples ``[s * G, (s + 1) * G)``, so the
-data position is the step). The learning rate of every muP group follows ``train.schedule.lr_factor``.
+data position is the step). The learning rate of every muP group (its peak: ``lr_vector``, or ``lr_matrix``
+over the width multiplier) follows ``train.schedule.lr_factor``, down to the same fraction
+``lr_min / lr_vector`` of every peak.
 A step whose loss or gradient norm is not finite, or whose loss spikes above the running mean, is
 skipped and counted; too many stop the run. Every ``log_interval`` steps a line goes to the console,
 ``metrics.jsonl`` and TensorBoard (loss, gradient norm, LR, tokens/s and MFU as defined in
@@ -48,12 +50,11 @@ from torch.distributed.tensor.parallel import loss_parallel
 from datapipe.cli import main_of
 from datapipe.config import ConfigError
 from train import checkpoint as ckpt
-from train import mup, parallelize
+from train import flops, mup, parallelize
 from train.collectives import rank_and_world, sum_over_ranks
 from train.config import TrainConfig, load_model_config, load_train_config
 from train.data import TokenSamples, valid_sets
 from train.evaluate import bits_per_byte, manifest_tokenizer, token_byte_lengths
-from train.flops import flops_per_token, peak_flops
 from train.layout import dry_run_report, layout_errors, microbatches_per_step
 from train.model import Transformer, cross_entropy_loss
 from train.schedule import lr_factor
@@ -150,9 +151,10 @@ class Trainer:
         self.device, self.autocast = resolve_device(cfg)
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)  # the weights do not come from it (train.mup draws them by name); a resume restores it
         self.parts = parallelize.parallelize(self.model_cfg, cfg, self.mesh, self.device, self.autocast)
         o = cfg.optimizer
-        self.optimizers = [mup.build_optimizer(part, self.model_cfg, lr=o.lr, betas=o.betas, eps=o.eps,
+        self.optimizers = [mup.build_optimizer(part, self.model_cfg, o.lr_vector, o.lr_matrix, betas=o.betas, eps=o.eps,
                                                weight_decay=o.weight_decay) for part in self.parts]
         self.n_microbatches = microbatches_per_step(cfg, layout)
         self.has_first, self.has_last = 0 in self.mesh.stage_ids, layout.n_stages - 1 in self.mesh.stage_ids
@@ -169,8 +171,12 @@ class Trainer:
         with torch.device("meta"):
             whole = Transformer(self.model_cfg)
         self.n_parameters = sum(p.numel() for p in whole.parameters())
-        self.flops_per_token = flops_per_token(whole, self.model_cfg.n_layers, self.model_cfg.dim, cfg.seq_len)
-        self.peak, self.peak_source = peak_flops(self.device, self.autocast or torch.float32)
+        self.flops_per_token = flops.flops_per_token(whole, self.model_cfg.n_layers, self.model_cfg.dim, cfg.seq_len)
+        device_name, dtype = flops.device_name(self.device), self.autocast or torch.float32
+        self.peak = flops.peak_flops(device_name, dtype)
+        if self.peak is None and self.rank == 0:
+            log.warning("no peak FLOP/s known for %s in %s: training goes on without MFU (add the GPU to "
+                        "train.flops.GPU_PEAKS)", device_name, dtype)
         self._resume(resume)
 
     # --- checkpoints ------------------------------------------------------------------------------
@@ -200,20 +206,22 @@ class Trainer:
             raise ckpt.CheckpointError(f"{path}: made on other data or another seed/seq_len ({saved['data']})")
         if saved["config"]["model"] != self.model_cfg.model_dump():
             raise ckpt.CheckpointError(f"{path}: made for another model config")
-        ckpt.load_checkpoint(path, meta, self.parts, self.optimizers)
+        rng_restored = ckpt.load_checkpoint(path, meta, self.parts, self.optimizers)
         self.state = RunState(**saved["state"])
-        log.info("resumed from %s (written by %d rank(s)) at step %d", path, meta["world_size"], self.state.step)
+        log.info("resumed from %s (written by %d rank(s)) at step %d%s", path, meta["world_size"], self.state.step,
+                 "" if rng_restored else "; random generators not restored (the checkpoint has another number of ranks)")
 
     # --- one optimizer step -----------------------------------------------------------------------
 
     def set_lr(self, step: int) -> float:
+        """Every group's LR for ``step``: its peak times the schedule; returns the factor."""
         o = self.cfg.optimizer
         factor = lr_factor(step, warmup_steps=o.warmup_steps, decay_steps=o.decay_steps or self.cfg.max_steps,
-                           min_lr_ratio=o.min_lr / o.lr)
+                           min_lr_ratio=o.min_lr_ratio)
         for optimizer in self.optimizers:
             for group in optimizer.param_groups:
-                group["lr"] = o.lr * group["lr_multiplier"] * factor
-        return o.lr * factor
+                group["lr"] = group["peak_lr"] * factor
+        return factor
 
     def local_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """This data-parallel rank's share of the global batch of ``step``: inputs and targets."""
@@ -245,12 +253,17 @@ class Trainer:
                     local = torch.stack([_local_value(loss) for loss in losses]).sum() / n
             else:
                 part = self.parts[0]
-                # zero1/ddp reduce once, in the last microbatch's backward; fsdp2 (ZeRO-3) reduces every
-                # microbatch so that no unsharded gradient is kept between them
-                defer_reduction = isinstance(part, FSDPModule) and self.cfg.parallel.data_parallel != "fsdp2"
+                mode = self.cfg.parallel.data_parallel if isinstance(part, FSDPModule) else None
                 for m, (x, y) in enumerate(zip(inputs.chunk(n), targets.chunk(n))):
-                    if defer_reduction:
-                        part.set_requires_gradient_sync(m == n - 1)
+                    last = m == n - 1
+                    # zero1 and ddp reduce once, in the last microbatch's backward; fsdp2 (ZeRO-3) reduces
+                    # every microbatch so that no unsharded gradient is kept between them
+                    if mode in ("zero1", "ddp"):
+                        part.set_requires_gradient_sync(last)
+                    # zero1 keeps the parameters it gathered in the first forward until the last backward:
+                    # one all-gather per step, however many microbatches
+                    if mode == "zero1":
+                        part.set_reshard_after_backward(last)
                     with autocast:
                         loss = cross_entropy_loss(part(x), y) / n
                     loss.backward()
@@ -261,7 +274,9 @@ class Trainer:
 
     def train_step(self) -> dict:
         step, s, sp = self.state.step, self.state, self.cfg.spikes
-        lr = self.set_lr(step)
+        factor = self.set_lr(step)
+        o = self.cfg.optimizer
+        lr, lr_matrix = o.lr_vector * factor, o.lr_matrix / self.model_cfg.width_mult * factor
         loss = self.forward_backward(step)
         grad_norm = clip_grad_norm_([p for part in self.parts for p in part.parameters()], self.cfg.optimizer.grad_clip,
                                     self.pp_group)
@@ -288,7 +303,13 @@ class Trainer:
         if s.skipped_consecutive >= sp.max_consecutive or s.skipped_total >= sp.max_total:
             raise TrainingStopped(f"{s.skipped_consecutive} steps skipped in a row, {s.skipped_total} in all: stopping "
                                   f"(last good checkpoint under {self.out / CHECKPOINT_DIR})")
-        return {"step": s.step, "loss": loss, "grad_norm": grad_norm, "lr": lr, "skipped": reason}
+        return {"step": s.step, "loss": loss, "grad_norm": grad_norm, "lr": lr, "lr_matrix": lr_matrix, "skipped": reason}
+
+    def mfu(self, tokens_per_s: float) -> float | None:
+        """Model FLOPs utilisation of all ranks at ``tokens_per_s``; None when the device's peak is not known."""
+        if self.peak is None:
+            return None
+        return tokens_per_s * self.flops_per_token / (self.peak.flops * self.world_size)
 
     # --- validation -------------------------------------------------------------------------------
 
@@ -339,10 +360,10 @@ class Trainer:
         cfg, main = self.cfg, self.rank == 0
         p = cfg.parallel
         metrics = MetricsLog(self.out, self.state.step) if main else None
-        log.info("model: %s parameters, %.3g FLOPs/token; %d micro-batches of %d x %d tokens per step; peak %.3g FLOP/s (%s)"
+        peak = f"peak {self.peak.flops:.3g} FLOP/s ({self.peak.source})" if self.peak else "no peak known, no MFU"
+        log.info("model: %s parameters, %.3g FLOPs/token; %d micro-batches of %d x %d tokens per step; %s"
                  "; %d rank(s): dp %d x pp %d x tp %d", f"{self.n_parameters:,}", self.flops_per_token, self.n_microbatches,
-                 cfg.global_batch_samples // (p.dp * self.n_microbatches), cfg.seq_len, self.peak, self.peak_source,
-                 self.world_size, p.dp, p.pp, p.tp)
+                 cfg.global_batch_samples // (p.dp * self.n_microbatches), cfg.seq_len, peak, self.world_size, p.dp, p.pp, p.tp)
         history = []
         window_start, window_tokens = time.perf_counter(), 0
         try:
@@ -353,14 +374,17 @@ class Trainer:
                 if step % cfg.log_interval == 0 or step == cfg.max_steps:
                     elapsed = time.perf_counter() - window_start
                     tps = window_tokens / elapsed
-                    mfu = tps * self.flops_per_token / (self.peak * self.world_size)
-                    row.update(tokens=self.state.tokens, tokens_per_s=tps, mfu=mfu, skipped_total=self.state.skipped_total)
+                    row.update(tokens=self.state.tokens, tokens_per_s=tps, skipped_total=self.state.skipped_total)
+                    mfu = self.mfu(tps)
+                    if mfu is not None:  # absent, not 0, on a device whose peak is not known
+                        row["mfu"] = mfu
                     history.append(row)
                     if main:
                         metrics.write(row)
                         eta = (cfg.max_steps - step) * elapsed / max(1, window_tokens // cfg.global_batch_tokens)
+                        mfu_text = "" if mfu is None else f"MFU {100 * mfu:.1f}%{' (est.)' if self.peak.estimate else ''} | "
                         print(f"step {step}/{cfg.max_steps} | loss {row['loss']:.4f} | grad norm {row['grad_norm']:.3f} | "
-                              f"lr {row['lr']:.3g} | {tps:,.0f} tok/s | MFU {100 * row['mfu']:.1f}% | "
+                              f"lr {row['lr']:.3g} | {tps:,.0f} tok/s | {mfu_text}"
                               f"skipped {self.state.skipped_total} | eta {eta:.0f}s", flush=True)
                     window_start, window_tokens = time.perf_counter(), 0
                 if cfg.eval_interval and step % cfg.eval_interval == 0 and step < cfg.max_steps:
@@ -409,8 +433,9 @@ class MetricsLog:
     def write(self, row: dict) -> None:
         self.file.write(json.dumps(row) + "\n")
         self.file.flush()
-        for key in ("loss", "grad_norm", "lr", "tokens_per_s", "mfu"):
-            self.tb.add_scalar(f"train/{key}", row[key], row["step"])
+        for key in ("loss", "grad_norm", "lr", "lr_matrix", "tokens_per_s", "mfu"):
+            if key in row:
+                self.tb.add_scalar(f"train/{key}", row[key], row["step"])
 
     def write_eval(self, step: int, bpb: dict[str, dict]) -> None:
         self.file.write(json.dumps({"step": step, "eval": {d: r["bpb"] for d, r in bpb.items()}}) + "\n")
