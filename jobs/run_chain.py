@@ -30,6 +30,7 @@ from pydantic import Field
 from datapipe.cli import main_of
 from datapipe.config import ConfigError, StrictModel, load_config
 from datapipe.io import exists, list_files, read_text, write_bytes, write_text
+from datapipe.plots import png, pyplot
 from datapipe.stats import funnel_rows, render_funnel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,10 +260,7 @@ def write_report(cfg: PipelineConfig, stats: list[dict]) -> str:
 
 def funnel_png(rows: list[dict]) -> bytes:
     """Documents and bytes in and out per stage, side by side, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [r["stage"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.5 * len(rows) + 1.8), sharey=True)
@@ -280,10 +278,7 @@ def funnel_png(rows: list[dict]) -> bytes:
     axes[0].invert_yaxis()
     fig.suptitle("Data pipeline funnel")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def run(argv: list[str] | None = None) -> None:

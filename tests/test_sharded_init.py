@@ -11,16 +11,14 @@ ranks; a resume at another number keeps the generators as they are.
 from __future__ import annotations
 
 import os
-import socket
-import time
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 from torch.distributed.tensor import DTensor
 
+from tests.test_parallel import launch
 from train import checkpoint as ckpt
 from train import mup, parallelize
 from train.config import ModelConfig, TrainConfig
@@ -51,8 +49,10 @@ def drawable_numel(name: str, tensor: torch.Tensor) -> int:
     return 0 if mup.role_of(name) is mup.Role.NORM else local.numel()
 
 
-def _worker(rank: int, port: int, out: str, queue) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(WORLD), RANK=str(rank),
+def _worker(rank: int, world: int, port: int, jobs: list[str], queue) -> None:
+    """Build every layout in ``jobs[0]`` (the run directory) and report its weights and draw counts."""
+    (out,) = jobs
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     model_cfg = ModelConfig.model_validate(MODEL)
@@ -75,7 +75,7 @@ def _worker(rank: int, port: int, out: str, queue) -> None:
         results[name] = {"weights": built, "redrawn": redrawn, "drawn": drawn, "local": local}
         if name == RNG_LAYOUT:
             results["rng"] = save_and_restore_rng(rank, parts, model_cfg, out)
-    queue.put((rank, results))
+    queue.put((rank, [results]))
     dist.destroy_process_group()
 
 
@@ -92,28 +92,10 @@ def save_and_restore_rng(rank: int, parts, model_cfg: ModelConfig, out: str) -> 
     return {"path": str(path), "expected": expected, "after_load": torch.rand(4), "restored": restored}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory) -> dict[int, dict]:
     out = tmp_path_factory.mktemp("sharded_init")
-    queue = mp.get_context("spawn").SimpleQueue()
-    procs = mp.start_processes(_worker, args=(free_port(), str(out), queue), nprocs=WORLD, join=False, start_method="spawn")
-    by_rank, deadline = {}, time.monotonic() + 300
-    while len(by_rank) < WORLD:
-        if not queue.empty():
-            rank, results = queue.get()
-            by_rank[rank] = results
-        elif procs.join(timeout=0.2) or time.monotonic() > deadline:  # raises if a worker failed
-            break
-    while not procs.join():
-        pass
-    assert len(by_rank) == WORLD, f"only ranks {sorted(by_rank)} reported"
-    return by_rank
+    return launch(WORLD, [str(out)], worker=_worker)[0]
 
 
 @pytest.fixture(scope="module")

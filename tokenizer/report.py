@@ -38,6 +38,7 @@ from datapipe.config import ConfigError, StrictModel, load_config
 from datapipe.domains.base import LangCode
 from datapipe.domains.config import CONFIGS_DIR, load_domains_config, resolve_root
 from datapipe.io import list_files, local_path, staged_directory
+from datapipe.plots import png, pyplot
 
 from .reference import ReferenceSpec, TokenCounter, load_ours, load_references
 
@@ -484,10 +485,7 @@ def render_csv(report: dict) -> str:
 
 def render_png(report: dict) -> bytes:
     """Grouped bars: categories (and the weighted average) on x, one bar per tokenizer."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     groups = [c for c in CATEGORIES if c in report["corpus"]] + ["Weighted avg"]
     rows = report["tokenizers"]
@@ -503,10 +501,7 @@ def render_png(report: dict) -> bytes:
     ax.legend(fontsize=8, ncol=len(rows), loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def write_outputs(report: dict, output: Path) -> None:

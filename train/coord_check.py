@@ -37,6 +37,7 @@ import torch
 
 from datapipe.cli import main_of
 from datapipe.io import write_files
+from datapipe.plots import png, pyplot
 from train import mup
 from train.config import MODEL_CONFIG_DIR, ModelConfig, load_model_config
 from train.model import Transformer, cross_entropy_loss
@@ -187,10 +188,7 @@ def render_csv(result: Result) -> str:
 
 
 def render_png(result: Result) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     s = result.settings
     fig, axes = plt.subplots(1, len(LAYER_TYPES), figsize=(4 * len(LAYER_TYPES), 3.6), sharex=True)
@@ -206,10 +204,7 @@ def render_png(result: Result) -> bytes:
     axes[-1].legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(f"Coordinate check: {'muP' if result.use_mup else 'standard parametrisation'}")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=100)
 
 
 def cli(argv: list[str] | None = None) -> int:

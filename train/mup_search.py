@@ -49,6 +49,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from datapipe.cli import main_of
 from datapipe.config import StrictModel, load_config
 from datapipe.io import write_files
+from datapipe.plots import png, pyplot
 from train import hparams
 from train.config import ModelConfig, OptimizerConfig
 from train.sweep import (
@@ -269,10 +270,7 @@ def table_csv(rows: list[dict]) -> str:
 
 def curves_png(results: list[RunResult], chosen: int | None, title: str) -> bytes:
     """Loss and gradient norm against the step for every run; the chosen one bold, stopped ones dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(13, 4.8))
     varied = [k for k in dict.fromkeys(k for r in results for k in r.spec.params)
@@ -291,10 +289,7 @@ def curves_png(results: list[RunResult], chosen: int | None, title: str) -> byte
     ax_loss.legend(fontsize=6, loc="upper right")
     fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def run(argv: list[str] | None = None) -> int:

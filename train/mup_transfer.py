@@ -33,6 +33,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_va
 from datapipe.cli import main_of
 from datapipe.config import StrictModel, load_config
 from datapipe.io import write_files
+from datapipe.plots import png, pyplot
 from train import hparams
 from train.config import OptimizerConfig
 from train.mup_search import Proxy
@@ -155,10 +156,7 @@ def report_csv(cfg: TransferConfig, results: list[RunResult]) -> str:
 
 
 def report_png(cfg: TransferConfig, analysis: dict) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(analysis), figsize=(6 * len(analysis), 4.5), sharey=True, squeeze=False)
     x = [math.log2(lr) for lr in cfg.learning_rates]
@@ -176,10 +174,7 @@ def report_png(cfg: TransferConfig, analysis: dict) -> bytes:
         lo, hi = min(finite), max(finite)
         axes[0][0].set_ylim(lo - 0.05 * (hi - lo), min(hi, lo + 3 * (hi - lo) / 2) + 0.05 * (hi - lo))
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def run(argv: list[str] | None = None) -> int:
