@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
-from train.config import MODEL_CONFIG_DIR, load_model_config
-from train.grow import MaskRamp, depth_plan, grow, layer_distances
+from train import mup
+from train.config import MODEL_CONFIG_DIR, OptimizerConfig, load_model_config
+from train.grow import MaskRamp, depth_plan, grow, grow_optimizer, grown_name, head_scale, layer_distances
 from train.model import Transformer
 
 TOL = 1e-5
@@ -34,7 +35,7 @@ def trained_like(config, seed: int = 1) -> Transformer:
 
 
 def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max())
+    return float((a - b).detach().abs().max())
 
 
 GROWTHS = {
@@ -183,3 +184,186 @@ def test_mask_ramp():
     assert MaskRamp(steps=0, start=3).value(3) == 1.0 and MaskRamp(steps=0, start=3).value(2) == 0.0
     with pytest.raises(ValueError):
         MaskRamp(steps=-1)
+
+
+# --- the optimizer across growth (grow_optimizer) ---------------------------------------------------------
+
+OPT = OptimizerConfig(lr_vector=1e-3, lr_matrix=4e-3, weight_decay=0.0)
+SCHEDULE_FACTOR = 0.7  # the schedule's factor at the growth step (Trainer.set_lr sets lr = peak_lr x factor)
+
+
+def loss_of(model, tokens: torch.Tensor) -> torch.Tensor:
+    logits = model(tokens[:, :-1])
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), tokens[:, 1:].flatten())
+
+
+def adam_step(model, optimizer, tokens: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss_of(model, tokens).backward()
+    optimizer.step()
+
+
+def trained_with_optimizer(config, opt: OptimizerConfig = OPT, steps: int = 2):
+    """An old model and its muP AdamW after a few steps (non-zero moments, step 2), at the schedule factor."""
+    model = trained_like(config)
+    optimizer = mup.build_optimizer(model, config, opt.lr_vector, opt.lr_matrix, betas=opt.betas, eps=opt.eps,
+                                    weight_decay=opt.weight_decay)
+    for group in optimizer.param_groups:
+        group["lr"] = group["peak_lr"] * SCHEDULE_FACTOR
+    tokens = text_tokens(2, 65)
+    for _ in range(steps):
+        adam_step(model, optimizer, tokens)
+    return model, optimizer
+
+
+def snapshot(optimizer, model) -> dict:
+    return {name: {k: v.clone() for k, v in optimizer.state[p].items()} for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("growth", list(GROWTHS))
+def test_optimizer_state_is_copied_for_old_entries_and_zero_for_new(growth):
+    old, old_opt = trained_with_optimizer(TINY)
+    before = snapshot(old_opt, old)
+    target = TINY.with_changes(**GROWTHS[growth])
+    grown = grow(old, target, calibration_tokens=text_tokens(), seed=7)
+    opt = grow_optimizer(old, old_opt, grown, OPT)
+    assert all(max_diff(v, before[n][k]) == 0 for n, s in snapshot(old_opt, old).items() for k, v in s.items())
+    s = head_scale(TINY, target)
+    new_params = dict(grown.model.named_parameters())
+    old_names = set()
+    for name, param in old.named_parameters():
+        new_name = grown_name(name, grown.old_layers)
+        old_names.add(new_name)
+        state = opt.state[new_params[new_name]]
+        assert float(state["step"]) == 2
+        block = tuple(slice(0, n) for n in param.shape)
+        for key, power in (("exp_avg", 1), ("exp_avg_sq", 2)):
+            expected = before[name][key] / s**power if name == "output.weight" else before[name][key]
+            assert torch.equal(state[key][block], expected), (name, key)  # exact: the very values (scaled for the head)
+            rest = state[key].clone()
+            rest[block] = 0
+            assert torch.count_nonzero(rest) == 0, (name, key)
+            assert before[name][key].abs().max() > 0
+    new_layer_params = [n for n in new_params if n not in old_names]
+    assert bool(new_layer_params) == (target.n_layers > TINY.n_layers)
+    for name in new_layer_params:
+        state = opt.state[new_params[name]]
+        assert float(state["step"]) == 2 and not state["exp_avg"].any() and not state["exp_avg_sq"].any()
+
+
+@pytest.mark.parametrize("growth", ["width_and_heads", "all"])
+def test_grown_optimizer_groups_and_learning_rates_follow_the_new_width(growth):
+    old, old_opt = trained_with_optimizer(TINY)
+    target = TINY.with_changes(**GROWTHS[growth])
+    grown = grow(old, target, calibration_tokens=text_tokens())
+    opt = grow_optimizer(old, old_opt, grown, OPT)
+    expected = mup.param_groups(grown.model, target, OPT.lr_vector, OPT.lr_matrix, OPT.weight_decay)
+    assert len(opt.param_groups) == len(expected)
+    for group, ref in zip(opt.param_groups, expected):
+        assert group["name"] == ref["name"] and group["peak_lr"] == ref["peak_lr"]
+        assert group["weight_decay"] == ref["weight_decay"]
+        assert [id(p) for p in group["params"]] == [id(p) for p in ref["params"]]
+        assert group["lr"] == pytest.approx(group["peak_lr"] * SCHEDULE_FACTOR)  # the schedule goes on, no re-warmup
+        assert group["betas"] == OPT.betas and group["eps"] == OPT.eps
+    old_peaks = {g["name"]: g["peak_lr"] for g in old_opt.param_groups}
+    new_peaks = {g["name"]: g["peak_lr"] for g in opt.param_groups}
+    assert new_peaks["matrix"] == pytest.approx(old_peaks["matrix"] * TINY.width_mult / target.width_mult)  # 1.5 x wider
+    assert all(new_peaks[k] == old_peaks[k] for k in ("embedding", "readout", "norm"))
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(grown.model.parameters()))
+
+
+def test_head_gradient_scales_by_one_over_s():
+    old = trained_like(TINY)
+    target = TINY.with_changes(dim=256, n_heads=8)
+    grown = grow(old, target)
+    s = head_scale(TINY, target)
+    assert s == 2
+    tokens = text_tokens(2, 65)
+    loss_of(old, tokens).backward()
+    loss_of(grown, tokens).backward()
+    g_old, g_new = old.output.weight.grad, grown.model.output.weight.grad
+    d = max_diff(g_new[:, :128] * s, g_old)
+    assert d <= 1e-6 * float(g_old.abs().max()), d
+    assert not g_new[:, 128:].any()  # new input dims are 0 at mask 0
+
+
+def step_both(growth: dict, same_lr_as_old: bool, opt: OptimizerConfig = OPT):
+    """One AdamW step on the old model and one on the grown one (mask 0) from the same state, same batch."""
+    old, old_opt = trained_with_optimizer(TINY, opt)
+    target = TINY.with_changes(**growth)
+    grown = grow(old, target, depth_rule="uniform", seed=7)
+    new_opt = grow_optimizer(old, old_opt, grown, opt)
+    s = head_scale(TINY, target)
+    if same_lr_as_old:  # undo the muP width rule so that the step is the old one in function space
+        for group in new_opt.param_groups:
+            if group["name"] == "matrix":
+                group["lr"] *= s
+            if group["name"] == "readout":
+                group["lr"], group["eps"] = group["lr"] * s, group["eps"] * s
+    before = {n: p.detach().clone() for n, p in grown.model.named_parameters()}
+    old_before = {n: p.detach().clone() for n, p in old.named_parameters()}
+    tokens = text_tokens(2, 65).flip(1)  # another batch
+    adam_step(old, old_opt, tokens)
+    adam_step(grown, new_opt, tokens)
+    return old, grown, new_opt, before, s, old_before
+
+
+def check_old_entries_moved_as_old(old, grown, new_opt, before, s) -> float:
+    new_params = dict(grown.model.named_parameters())
+    decay = {id(p): 1 - g["lr"] * g["weight_decay"] for g in new_opt.param_groups for p in g["params"]}
+    worst = 0.0
+    for name, param in old.named_parameters():
+        new_param = new_params[grown_name(name, grown.old_layers)]
+        block = tuple(slice(0, n) for n in param.shape)
+        expected = param * s if name == "output.weight" else param
+        worst = max(worst, max_diff(new_param[block], expected))
+        rest, was = new_param.detach().clone(), before[grown_name(name, grown.old_layers)].clone()
+        rest[block], was[block] = 0, 0
+        # new entries: zero gradient and moments, so only the decoupled weight decay moves them
+        torch.testing.assert_close(rest, was * decay[id(new_param)], rtol=1e-6, atol=0)
+    return worst
+
+
+@pytest.mark.parametrize("growth", ["ffn", "depth"])
+def test_one_step_after_growth_is_the_old_step_at_mask_0(growth):
+    """Width unchanged: same LRs, so one step of the grown model at mask 0 is one step of the old model."""
+    decayed = OptimizerConfig(lr_vector=1e-3, lr_matrix=4e-3, weight_decay=0.1)
+    old, grown, new_opt, before, s, old_before = step_both(GROWTHS[growth], same_lr_as_old=False, opt=decayed)
+    assert s == 1
+    worst = check_old_entries_moved_as_old(old, grown, new_opt, before, s)
+    assert worst <= 1e-6, worst
+    tokens = text_tokens()
+    with torch.no_grad():
+        d = max_diff(grown(tokens), old(tokens))
+    assert d <= TOL, d
+    print(f"{growth}: old entries vs old step {worst:.2e}, logits {d:.2e}")
+
+
+def test_widened_step_matches_the_old_one_when_the_width_rule_is_undone():
+    """Widening 2x: with the matrix LR and the head's LR and eps multiplied back by s, the grown step at mask 0
+    is the old step exactly (head weight s times the old one), which checks the head moments' 1/s and 1/s^2;
+    with the muP LRs the matrices' step is 1/s of the old one instead."""
+    growth = dict(dim=256, n_heads=8)
+    old, grown, new_opt, before, s, old_before = step_both(growth, same_lr_as_old=True)
+    worst = check_old_entries_moved_as_old(old, grown, new_opt, before, s)
+    assert worst <= 1e-6, worst
+    tokens = text_tokens()
+    with torch.no_grad():
+        d = max_diff(grown(tokens), old(tokens))
+    assert d <= TOL, d
+    print(f"width x2, width rule undone: old entries vs old step {worst:.2e}, logits {d:.2e}")
+    old, grown, new_opt, before, s, old_before = step_both(growth, same_lr_as_old=False)  # the muP rule: matrices move 1/s as far
+    name = "layers.0.feed_forward.w1.weight"
+    moved_old = old.get_parameter(name) - old_before[name]
+    moved_new = (grown.model.get_parameter(name) - before[name])[:336, :128]
+    torch.testing.assert_close(moved_new, moved_old / s, rtol=1e-4, atol=1e-8)  # float rounding of w + dw
+
+
+def test_grow_optimizer_without_state_and_mismatch():
+    old = Transformer(TINY)
+    fresh = mup.build_optimizer(old, TINY, OPT.lr_vector, OPT.lr_matrix)
+    grown = grow(old, TINY.with_changes(ffn_dim=400))
+    assert not grow_optimizer(old, fresh, grown, OPT).state
+    other = Transformer(TINY.with_changes(ffn_dim=400))
+    with pytest.raises(ValueError, match="old_config"):
+        grow_optimizer(other, fresh, grown, OPT)

@@ -33,6 +33,10 @@ The operators, each function-preserving at mask 0 (``m`` is the mask value of th
   ``distance_j / (1 + new blocks already after j)`` (ties: the lower layer), i.e. after the layers that
   change the representation most, sharing that change among the blocks placed there. Layers are then
   renumbered 0..n'-1 as in a from-scratch model.
+
+``grow_optimizer`` carries the AdamW state across the growth (old moments in the leading blocks, 0 on new
+entries, the head's moments rescaled with its weight), rebuilds the muP groups and learning rates at the new
+width, and keeps the schedule going (no re-warmup); its docstring gives the rules.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.config import ModelConfig
+from train import mup
+from train.config import ModelConfig, OptimizerConfig
 from train.model import Transformer, apply_rope
 
 DEPTH_RULES = ("distance", "uniform", "stack")
@@ -230,18 +235,112 @@ def grow(old: Transformer, target: ModelConfig, *, depth_rule: str = "distance",
     device = old.tok_embeddings.weight.device
     new = Transformer(target, seed=seed).to(device)  # every weight drawn by init_parameter at its final name
     new_params = dict(new.named_parameters())
-    scale = target.width_mult / source.width_mult  # keeps the muP logit scale's product with the head weight
-
-    def copy(name: str, value: torch.Tensor) -> None:
-        param = new_params[name]
-        param[tuple(slice(0, n) for n in value.shape)] = value.to(param.dtype)
-
+    scale = head_scale(source, target)  # keeps the muP logit scale's product with the head weight
     for name, value in old.named_parameters():
-        if name.startswith("layers."):
-            _, index, rest = name.split(".", 2)
-            copy(f"layers.{plan[int(index)]}.{rest}", value)
-        elif name == "output.weight":
-            copy(name, value * scale)
-        else:
-            copy(name, value)
+        _copy_leading(new_params[grown_name(name, plan)], value * scale if name == HEAD else value)
     return GrowingTransformer(new, source, plan)
+
+
+HEAD = "output.weight"
+
+
+def head_scale(old: ModelConfig, target: ModelConfig) -> float:
+    """The factor ``s = new width_mult / old width_mult`` by which ``grow`` multiplies the old LM head weight."""
+    return target.width_mult / old.width_mult
+
+
+def grown_name(name: str, old_layers: Sequence[int]) -> str:
+    """The name in the grown model of the old parameter ``name``: layer ``j`` becomes layer ``old_layers[j]``."""
+    if name.startswith("layers."):
+        _, index, rest = name.split(".", 2)
+        return f"layers.{old_layers[int(index)]}.{rest}"
+    return name
+
+
+def _copy_leading(out: torch.Tensor, value: torch.Tensor) -> None:
+    """Copy ``value`` into the leading block of ``out`` (same number of dims, each at least as large)."""
+    out[tuple(slice(0, n) for n in value.shape)] = value.to(out.dtype)
+
+
+@torch.no_grad()
+def grow_optimizer(old: Transformer, old_optimizer: torch.optim.Optimizer, grown: GrowingTransformer,
+                   optimizer_config: OptimizerConfig) -> torch.optim.AdamW:
+    """The AdamW of ``grown.model`` that continues ``old_optimizer`` (the AdamW of ``old``, built by
+    ``mup.build_optimizer``) across the growth ``grown = grow(old, ...)``. ``old_optimizer`` is not changed.
+
+    Groups and learning rates: the new optimizer is ``mup.build_optimizer`` on ``grown.model`` at the target
+    config with ``optimizer_config``'s base learning rates, so every parameter, old or new, is in its muP group
+    and every group's ``peak_lr`` (and weight decay) follows the new width multiplier: the hidden matrices'
+    peak is ``lr_matrix / new width_mult``, so their old entries move at the new, smaller learning rate (the
+    muP rule; ``lr x weight_decay`` of the matrices stays put); vector-like groups keep ``lr_vector``. Each
+    group's current ``lr`` is its new peak times the old group's ``lr / peak_lr`` (the schedule factor in effect).
+
+    Schedule rule at a growth step: the step counter continues (the run's step, and AdamW's per-parameter
+    ``step``); there is no new warmup and the cosine goes on from where it was, every group at the same factor
+    of its (new) peak. The new structure is brought in by the MSG mask ramp instead of a warmup; an optional
+    re-warmup at growth is not done.
+
+    Per-parameter state, at each old parameter's grown name (layers renumbered by ``grown.old_layers``, as in
+    ``grow``): ``exp_avg`` and ``exp_avg_sq`` (and ``max_exp_avg_sq`` with amsgrad) are copied into the leading
+    block of the grown tensor and are 0 on its new entries; ``step`` is the old parameter's. A torch AdamW
+    ``step`` is one per tensor, so new entries of an old tensor share its step; so that all new structure is
+    treated alike, the wholly new parameters (the blocks of new layers) get zero moments at the largest old
+    step too (not step 0). With zero moments and a late step, bias correction is about 1 and a new entry's
+    first updates are ``(1 - beta1) g / sqrt((1 - beta2) g^2) ~ 0.45`` of a full Adam step, growing as its
+    moments fill, a gentle start; at mask 0 every new entry's gradient is exactly 0, so (without weight decay)
+    new entries stay put and the function moves exactly as the old model's would.
+
+    LM head (muP readout): ``grow`` multiplies the old head weight by ``s = new width_mult / old width_mult``
+    while the logit scale ``c = output_mult / width_mult`` becomes ``c / s``. Logits ``c W x`` =
+    ``(c / s)(s W) x``, so the gradient with respect to the grown weight is ``dL/dW_new = (c / s) g x^T =
+    dL/dW_old / s``. The moments are moved to that frame: ``exp_avg / s``, ``exp_avg_sq / s^2``, so they are the
+    moments the grown weight would have collected had it always been in that frame, and later gradients
+    (1/s as large) accumulate consistently. (Adam's update ``m / (sqrt(v) + eps)`` is then the old one, up to
+    ``eps`` scaled by ``s``; the head's function-space step shrinks by 1/s at the same ``lr_vector``, which is
+    muP's readout rule.) Gradient clipping by global norm sees the head's smaller gradient after a widening.
+
+    Only plain (not sharded) parameters are handled; an old parameter without optimizer state (never stepped)
+    leaves its grown parameter without state, and an old optimizer without any state gives a fresh one.
+    """
+    if grown.old_config != old.config:
+        raise ValueError("grown was not grown from old: its old_config differs from old.config")
+    target = grown.config
+    o = optimizer_config
+    optimizer = mup.build_optimizer(grown.model, target, o.lr_vector, o.lr_matrix, betas=o.betas, eps=o.eps,
+                                    weight_decay=o.weight_decay)
+    factors = {g["name"]: g["lr"] / g["peak_lr"] for g in old_optimizer.param_groups}
+    for group in optimizer.param_groups:
+        if group["name"] not in factors:
+            raise ValueError(f"the old optimizer has no {group['name']!r} group")
+        group["lr"] = group["peak_lr"] * factors[group["name"]]
+    old_states = {name: old_optimizer.state[p] for name, p in old.named_parameters() if p in old_optimizer.state}
+    if not old_states:
+        return optimizer
+    steps = [state["step"] for state in old_states.values()]
+    last_step = max(steps, key=float)
+    scale = head_scale(old.config, target)
+    moved = {grown_name(name, grown.old_layers): (name, state) for name, state in old_states.items()}
+    old_names = {grown_name(name, grown.old_layers) for name, _ in old.named_parameters()}
+    for name, param in grown.model.named_parameters():
+        if name in moved:
+            old_name, old_state = moved[name]
+            state = {}
+            for key, value in old_state.items():
+                if key == "step" or value.dim() == 0:
+                    state[key] = value.clone()
+                    continue
+                if old_name == HEAD:
+                    value = value / scale if key == "exp_avg" else value / scale**2
+                out = torch.zeros_like(param, dtype=value.dtype, memory_format=torch.preserve_format)
+                _copy_leading(out, value)
+                state[key] = out
+        elif name in old_names:
+            continue  # an old parameter without state keeps none
+        else:
+            sample = next(iter(old_states.values()))
+            state = {key: value.clone() if key == "step" or value.dim() == 0 else
+                     torch.zeros_like(param, dtype=value.dtype, memory_format=torch.preserve_format)
+                     for key, value in sample.items()}
+            state["step"] = last_step.clone()
+        optimizer.state[param] = state
+    return optimizer
