@@ -72,6 +72,10 @@ def test_an_invalid_run_is_refused_before_anything_runs(tmp_path):
                    yaml.safe_load(open("configs/train/demo.yaml")))
     with pytest.raises(ConfigError, match="run bad: invalid model config"):
         run_sweep([spec], tmp_path, SweepResources(), Divergence())
+    missing = RunSpec("nodata", {}, yaml.safe_load(open("configs/model/tiny.yaml")),
+                      {**yaml.safe_load(open("configs/train/demo.yaml")), "data": str(tmp_path / "none")})
+    with pytest.raises(ConfigError, match="no token shards"):
+        run_sweep([missing], tmp_path, SweepResources(), Divergence())
 
 
 # --- selection and transfer ------------------------------------------------------------------------

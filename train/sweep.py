@@ -239,6 +239,10 @@ def run_sweep(specs: list[RunSpec], out: Path, resources: SweepResources, diverg
     at a time; returns the results in the order of ``specs``."""
     for spec in specs:
         spec.validate()
+        data = spec.train["data"]
+        if "://" not in data and not (Path(data) / "manifest.json").exists():
+            raise ConfigError(f"run {spec.name}: no token shards at {data} (no manifest.json); make them first "
+                              "(the CPU presets read the demo shards of `make demo`)")
     if len({s.name for s in specs}) != len(specs):
         raise ConfigError("run names must be unique")
     results: dict[str, RunResult] = {}
