@@ -51,7 +51,7 @@ from torch import nn
 
 from train import mup
 from train.config import ModelConfig, OptimizerConfig
-from train.model import Transformer, apply_rope
+from train.model import Transformer
 
 DEPTH_RULES = ("distance", "uniform", "stack")
 # Config fields that growth may change; every other field must be the same in the old and target configs.
@@ -177,17 +177,6 @@ class GrowingTransformer(nn.Module):
         mean_square = x.float().pow(2).sum(-1, keepdim=True) / self.hidden_mask.sum()
         return (x.float() * torch.rsqrt(mean_square + norm.eps)).type_as(x) * norm.weight
 
-    def _attention(self, attention: nn.Module, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        batch, seq, _ = x.shape
-        q = attention.wq(x).view(batch, seq, -1, attention.head_dim)
-        k = attention.wk(x).view(batch, seq, -1, attention.head_dim)
-        v = attention.wv(x).view(batch, seq, -1, attention.head_dim)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=k.shape[1] != q.shape[1])
-        out = out.transpose(1, 2) * self.head_mask[:, None].to(out.dtype)
-        return attention.wo(out.reshape(batch, seq, -1))
-
     def _feed_forward(self, ffn: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return ffn.w2(F.silu(ffn.w1(x)) * ffn.w3(x) * self.ffn_mask.to(x.dtype))
 
@@ -201,7 +190,7 @@ class GrowingTransformer(nn.Module):
         cos, sin = model.rope_cos[:seq], model.rope_sin[:seq]
         for i, layer in enumerate(model.layers.values()):
             write = hidden_mask * self.layer_mask[i].to(hidden_mask.dtype)
-            h = h + write * self._attention(layer.attention, self._norm(h, layer.attention_norm), cos, sin)
+            h = h + write * layer.attention(self._norm(h, layer.attention_norm), cos, sin, self.head_mask)
             h = h + write * self._feed_forward(layer.feed_forward, self._norm(h, layer.ffn_norm))
         return model.output(self._norm(h, model.norm)) * model.logit_scale
 

@@ -49,7 +49,8 @@ class Attention(nn.Module):
         self.wv = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
         self.wo = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, head_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``head_mask`` (one value per head) scales each head's output before ``wo`` (growth masks new heads)."""
         batch, seq, _ = x.shape
         # -1 heads: a tensor-parallel shard holds fewer heads than the config says.
         q = self.wq(x).view(batch, seq, -1, self.head_dim)
@@ -58,7 +59,10 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=k.shape[1] != q.shape[1])
-        return self.wo(out.transpose(1, 2).reshape(batch, seq, -1))
+        out = out.transpose(1, 2)
+        if head_mask is not None:
+            out = out * head_mask[:, None].to(out.dtype)
+        return self.wo(out.reshape(batch, seq, -1))
 
 
 class FeedForward(nn.Module):
