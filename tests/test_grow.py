@@ -3,13 +3,15 @@ plain model of the target config at mask 1."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from tests.conftest import ROOT
 from train import mup
 from train.config import MODEL_CONFIG_DIR, OptimizerConfig, load_model_config
-from train.grow import MaskRamp, depth_plan, grow, grow_optimizer, grown_name, head_scale, layer_distances
+from train.grow import Growth, MaskRamp, depth_plan, grow, grow_optimizer, grown_name, head_scale, layer_distances, set_masks
 from train.model import Transformer
 
 TOL = 1e-5
@@ -137,15 +139,19 @@ def test_growth_refuses_shrinking_and_other_changes():
         grown.set_mask(1.5)
 
 
-def test_mask_state_round_trips():
+def test_masks_are_not_weights_and_the_growth_record_round_trips():
+    """A grown model's state dict is the plain target model's; the masks come back from the growth record
+    (what a checkpoint keeps) at the ramp's value."""
     old = Transformer(TINY)
-    target = TINY.with_changes(ffn_dim=400, n_layers=3)
+    target = TINY.with_changes(dim=192, n_heads=6, ffn_dim=400, n_layers=3)
     grown = grow(old, target, depth_rule="uniform")
     grown.set_mask(0.25)
-    resumed = grow(old, target, depth_rule="uniform")
-    resumed.load_state_dict(grown.state_dict(), strict=True)
-    assert resumed.mask_value == 0.25
-    torch.testing.assert_close(resumed.ffn_mask, grown.ffn_mask)
+    assert grown.model.state_dict().keys() == Transformer(target).state_dict().keys()
+    growth = Growth.from_json(json.loads(json.dumps(grown.growth.to_json())))
+    assert growth == grown.growth
+    resumed = Transformer(target)
+    resumed.load_state_dict(grown.model.state_dict(), strict=True)
+    set_masks([resumed], growth, 0.25)
     with torch.no_grad():
         assert max_diff(resumed(text_tokens()), grown(text_tokens())) == 0
 

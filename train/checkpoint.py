@@ -149,12 +149,13 @@ def _single_process_is_intended():
         yield
 
 
-def _dcp_load(state: dict, path: Path) -> None:
+def _dcp_load(state: dict, path: Path, local: bool = False) -> None:
     """Read ``state``'s tensors and values in place from the checkpoint ``path``: only what ``state`` holds.
-    A failure on any rank is one ``CheckpointError`` naming the first rank's cause."""
+    A failure on any rank is one ``CheckpointError`` naming the first rank's cause. ``local``: this rank
+    alone reads (no collective), so ranks may read different tensors and a different number of times."""
     with _single_process_is_intended():
         try:
-            dcp.load(state, storage_reader=SafeFileSystemReader(path), planner=SafeLoadPlanner())
+            dcp.load(state, storage_reader=SafeFileSystemReader(path), planner=SafeLoadPlanner(), no_dist=local)
         except CheckpointException as exc:
             cause = next(iter(exc.failures.values()))[0]
             if isinstance(cause, CheckpointError):
@@ -365,12 +366,19 @@ def load_checkpoint(path: str | Path, meta: dict, parts: list[nn.Module], optimi
     return True
 
 
-def model_tensor_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
-    """The shape of every model tensor of a checkpoint, by parameter name, from its metadata alone."""
+def tensor_shapes(path: str | Path, prefix: str = MODEL_KEY) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor under ``prefix`` (``model``: by parameter name; ``optimizer``: by flat
+    optimizer key, ``state.<name>.exp_avg``) of a checkpoint, from its metadata alone."""
     metadata = SafeFileSystemReader(Path(path)).read_metadata()
-    prefix = MODEL_KEY + "."
+    prefix += "."
     return {key.removeprefix(prefix): tuple(md.size) for key, md in metadata.state_dict_metadata.items()
             if key.startswith(prefix) and isinstance(md, dcp_metadata.TensorStorageMetadata)}
+
+
+def read_tensors(path: str | Path, model: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor]) -> None:
+    """Fill whole tensors from the checkpoint, this rank alone: ``model`` by parameter name, ``optimizer`` by
+    flat optimizer key (``state.<name>.exp_avg``)."""
+    _dcp_load({MODEL_KEY: model, "optimizer": optimizer}, Path(path), local=True)
 
 
 def load_model_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:

@@ -209,6 +209,22 @@ class SpikeConfig(StrictModel):
     max_total: PositiveInt = Field(50, description="stop after this many skipped steps in all")
 
 
+DepthRule = Literal["distance", "uniform", "stack"]
+
+
+class GrowthStage(StrictModel):
+    """One MSG growth of the run (``train.grow``): at the start of step ``at_step`` the model grows to
+    ``model``; its new structure ramps in from mask 0 to 1 over ``ramp_steps`` steps, then the masks fold away."""
+
+    at_step: PositiveInt
+    model: str = Field(description="model config to grow to (configs/model/*.yaml); vocabulary as the run's")
+    ramp_steps: NonNegativeInt = Field(100, description="steps from mask 0 to 1 (0: the new structure at full strength at once)")
+    depth_rule: DepthRule = Field("distance", description="where new layers go: after the layers that change their "
+                                                          "input most (distance), evenly (uniform), or on top (stack)")
+    parallel: ParallelConfig | None = Field(None, description="layout from this growth on (same number of ranks); "
+                                                               "None: the run's")
+
+
 class TrainConfig(StrictModel):
     """One training run (``configs/train/*.yaml``): model, data, batch, optimizer, logging, checkpoints."""
 
@@ -231,6 +247,8 @@ class TrainConfig(StrictModel):
     keep_checkpoints: PositiveInt | None = Field(3, description="newest complete checkpoints kept; None: all")
     parallel: ParallelConfig = Field(default_factory=ParallelConfig,
                                      description="data x pipeline x tensor layout (checked by train/layout.py)")
+    growth: list[GrowthStage] = Field(default_factory=list, description="MSG growth stages, in step order (one at or "
+                                                                         "after max_steps is not reached)")
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -240,15 +258,25 @@ class TrainConfig(StrictModel):
                              f"micro_batch_size ({per_micro})")
         if self.optimizer.decay_steps is not None and self.optimizer.decay_steps < self.optimizer.warmup_steps:
             raise ValueError("optimizer.decay_steps is before the end of the warmup")
+        ramp_end = 0
+        for i, stage in enumerate(self.growth):
+            if stage.at_step < ramp_end:
+                raise ValueError(f"growth.{i}.at_step ({stage.at_step}) is before the previous growth's ramp ends "
+                                 f"(step {ramp_end}): a growth starts from a plain model")
+            if stage.parallel is not None and stage.parallel.world_size != self.parallel.world_size:
+                raise ValueError(f"growth.{i}.parallel has {stage.parallel.world_size} ranks, the run "
+                                 f"{self.parallel.world_size}: a growth can change the layout, not the number of ranks")
+            ramp_end = stage.at_step + stage.ramp_steps
         return self
 
     @property
     def global_batch_samples(self) -> int:
         return self.global_batch_tokens // self.seq_len
 
-    def build_model_config(self, vocab_size: int) -> ModelConfig:
-        """The model for this run, with the tokenizer's vocabulary and a context of at least seq_len."""
-        cfg = load_model_config(self.model).with_vocab_size(vocab_size)
+    def build_model_config(self, vocab_size: int, path: str | None = None) -> ModelConfig:
+        """The model for this run (or the model config at ``path``, a growth stage's), with the tokenizer's
+        vocabulary and a context of at least seq_len."""
+        cfg = load_model_config(path or self.model).with_vocab_size(vocab_size)
         if cfg.max_seq_len < self.seq_len:
             cfg = cfg.with_changes(max_seq_len=self.seq_len)
         return cfg

@@ -52,11 +52,12 @@ from train.checkpoint import (
     CheckpointError,
     latest_checkpoint,
     load_model_tensors,
-    model_tensor_shapes,
+    tensor_shapes,
     verify,
 )
 from train.config import ModelConfig, load_model_config
 from train.data import ValidSet, valid_sets
+from train.grow import Growth, set_masks
 from train.model import Transformer
 
 log = logging.getLogger("train.evaluate")
@@ -225,7 +226,7 @@ def check_model_tensors(step_dir: Path, reference: Transformer) -> dict[str, tup
     """The checkpoint's model tensor shapes in the order of ``reference`` (a model of the config, meta is
     enough), once every name and shape matches it (read from the checkpoint's metadata alone)."""
     expected = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
-    found = model_tensor_shapes(step_dir)
+    found = tensor_shapes(step_dir)
     if found != expected:
         missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
         shapes = [f"{k} {found[k]} != {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
@@ -234,15 +235,29 @@ def check_model_tensors(step_dir: Path, reference: Transformer) -> dict[str, tup
     return expected
 
 
+def checkpoint_growth(step_dir: Path) -> tuple[Growth, float] | None:
+    """The growth a checkpoint was written in the ramp of, and its mask value there; None for a plain model."""
+    meta = json.loads((step_dir / TRAINER_FILE).read_text())
+    ramping = (meta.get("trainer", {}).get("growth") or {}).get("ramping")
+    if not ramping:
+        return None
+    growth = Growth.from_json(ramping)
+    return growth, growth.ramp.value(meta["step"])
+
+
 def load_model(step_dir: Path, config: ModelConfig, device: torch.device) -> Transformer:
     """The checkpoint's weights in a model of ``config`` on ``device`` (strict: every name and shape must
-    match); the weights are read straight from the checkpoint, without its optimizer state."""
+    match); the weights are read straight from the checkpoint, without its optimizer state. A checkpoint of
+    a growth ramp gets its masks at the ramp's value."""
     with torch.device("meta"):
         model = Transformer(config)
     check_model_tensors(step_dir, model)
     model.to_empty(device=device)
     model.init_rope(device)
     load_model_tensors(step_dir, model.state_dict())
+    growth = checkpoint_growth(step_dir)
+    if growth is not None:
+        set_masks([model], *growth)
     return model
 
 

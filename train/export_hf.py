@@ -45,7 +45,7 @@ from datapipe.io import staged_directory
 from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, TOKENIZER_FILE, load_tokenizer
 from train.checkpoint import CheckpointError, load_model_tensors
 from train.config import ModelConfig
-from train.evaluate import EvaluationError, check_model_tensors, checkpoint_model_config, find_checkpoint
+from train.evaluate import EvaluationError, check_model_tensors, checkpoint_growth, checkpoint_model_config, find_checkpoint
 from train.model import Transformer
 
 log = logging.getLogger("train.export_hf")
@@ -175,6 +175,10 @@ def export(checkpoint: str | Path, tokenizer: str | Path, output: str | Path, mo
            dtype: str = "float32", max_shard_mb: int = 5000) -> Path:
     """Write the HF model directory ``output`` from a checkpoint (or a run's newest verified one)."""
     step_dir = find_checkpoint(checkpoint)
+    growth = checkpoint_growth(step_dir)
+    if growth is not None and growth[1] < 1.0:
+        raise EvaluationError(f"{step_dir} was written during a growth ramp (masks at {growth[1]:.3g}): a Llama has no "
+                              "masks; export a checkpoint from after the ramp")
     tok_path = Path(tokenizer)
     tok_file = tok_path / TOKENIZER_FILE if tok_path.is_dir() else tok_path
     try:

@@ -41,17 +41,26 @@ width, and keeps the schedule going (no re-warmup); its docstring gives the rule
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.distributed.tensor import DTensor
+from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
 
+from datapipe.cli import main_of
 from train import mup
-from train.config import ModelConfig, OptimizerConfig
-from train.model import Transformer
+from train.checkpoint import CheckpointError, read_tensors, save_checkpoint, set_rng_state, tensor_shapes, verify
+from train.collectives import sum_over_ranks
+from train.config import ModelConfig, OptimizerConfig, TrainConfig, load_model_config
+from train.data import TokenSamples
+from train.model import RMSNorm, Transformer
 
 DEPTH_RULES = ("distance", "uniform", "stack")
 # Config fields that growth may change; every other field must be the same in the old and target configs.
@@ -93,20 +102,6 @@ def check_growth(old: ModelConfig, target: ModelConfig) -> None:
                          f"{target.n_heads}/{target.kv_heads}")
 
 
-@torch.no_grad()
-def layer_distances(model: Transformer, tokens: torch.Tensor) -> list[float]:
-    """Per layer j, the mean over tokens of ``1 - cos(input of layer j, output of layer j)`` on ``tokens``."""
-    h = model.tok_embeddings(tokens) * model.input_mult
-    seq = tokens.shape[1]
-    cos, sin = model.rope_cos[:seq], model.rope_sin[:seq]
-    distances = []
-    for layer in model.layers.values():
-        out = layer(h, cos, sin)
-        distances.append(float((1 - F.cosine_similarity(h.float(), out.float(), dim=-1)).mean()))
-        h = out
-    return distances
-
-
 def depth_plan(n_old: int, n_new: int, rule: str = "distance", distances: Sequence[float] | None = None) -> list[int]:
     """The new index of each old layer when ``n_old`` layers grow to ``n_new`` (the other indices are new
     blocks); ``distances`` (``layer_distances``) are needed by the ``"distance"`` rule."""
@@ -135,20 +130,131 @@ def depth_plan(n_old: int, n_new: int, rule: str = "distance", distances: Sequen
     return plan
 
 
-class GrowingTransformer(nn.Module):
-    """A target-config ``Transformer`` (``self.model``) with masks on its new structure; see the module doc."""
+@dataclass(frozen=True)
+class Growth:
+    """One growth of a model: the old and target configs, where the old layers went, and the mask ramp. It is
+    all the masks need (``set_masks``), and goes into every checkpoint written during the ramp."""
 
-    def __init__(self, model: Transformer, old_config: ModelConfig, old_layers: Sequence[int]):
+    old: ModelConfig
+    target: ModelConfig
+    old_layers: tuple[int, ...]
+    ramp: MaskRamp
+
+    def to_json(self) -> dict:
+        return {"old": self.old.model_dump(), "target": self.target.model_dump(), "old_layers": list(self.old_layers),
+                "ramp": {"start": self.ramp.start, "steps": self.ramp.steps}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Growth:
+        return cls(ModelConfig.model_validate(data["old"]), ModelConfig.model_validate(data["target"]),
+                   tuple(data["old_layers"]), MaskRamp(**data["ramp"]))
+
+    def old_name(self, name: str) -> str | None:
+        """The old parameter a grown parameter ``name`` grew from; None for a block of a new layer."""
+        if not name.startswith("layers."):
+            return name
+        _, index, rest = name.split(".", 2)
+        if int(index) not in self.old_layers:
+            return None
+        return f"layers.{self.old_layers.index(int(index))}.{rest}"
+
+
+def _mask(n_old: int, n_new: int, value: float, shard: tuple[int, int] = (0, 1)) -> torch.Tensor | None:
+    """1 on the first ``n_old`` of ``n_new`` entries and ``value`` on the others, this TP shard's slice of it
+    (``shard``: rank, size); None when all of it is 1."""
+    rank, size = shard
+    mask = torch.full((n_new,), value)
+    mask[:n_old] = 1.0
+    mask = mask.chunk(size)[rank]
+    return None if bool((mask == 1.0).all()) else mask
+
+
+@torch.no_grad()
+def set_masks(parts: Sequence[Transformer], growth: Growth, value: float, tp_rank: int = 0, tp: int = 1) -> None:
+    """Put the masks of ``growth`` at ``value`` on this rank's model parts (whole models, pipeline stages,
+    tensor-parallel shards: heads and FFN units are sharded over ``tp`` as the weights are); at 1 they are
+    removed, which folds the grown model into the plain model of the target config."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"mask value must be in [0, 1], got {value}")
+    old, new = growth.old, growth.target
+    full = value == 1.0
+    hidden = None if full else _mask(old.dim, new.dim, value)
+    active = None if full or old.dim == new.dim else old.dim + value * (new.dim - old.dim)
+    for part in parts:
+        device = next(part.parameters()).device
+        on = (lambda m: None if m is None else m.to(device))  # noqa: E731
+        part.embed_mask = on(hidden)
+        for module in part.modules():
+            if isinstance(module, RMSNorm):
+                module.active_dims = active
+        for key, block in part.layers.items():
+            if full or int(key) in growth.old_layers:
+                branch = hidden
+            else:  # a new layer: both residual branches at value (times the hidden mask)
+                branch = (torch.ones(new.dim) if hidden is None else hidden) * value
+            block.branch_mask = on(branch)
+            block.attention.head_mask = on(None if full else _mask(old.n_heads, new.n_heads, value, (tp_rank, tp)))
+            block.feed_forward.unit_mask = on(None if full else _mask(old.ffn_dim, new.ffn_dim, value, (tp_rank, tp)))
+
+
+class ProbeLayerDistances:
+    """Forward hooks on the blocks of ``parts`` that add up ``1 - cos(input, output)`` per token of each
+    layer (by its index in the whole model) while forwards run; ``distances()`` sums over all ranks, so
+    pipeline stages each hold their layers, sequence-parallel shards their tokens, data-parallel ranks
+    their batch, and the result is the mean over every token seen, the same on every rank."""
+
+    def __init__(self, parts: Sequence[Transformer], n_layers: int, device: torch.device | str = "cpu"):
+        self.totals = torch.zeros(n_layers, 2, dtype=torch.float64, device=device)
+        self.handles = [block.register_forward_hook(self._hook(int(key))) for part in parts for key, block in part.layers.items()]
+
+    def _hook(self, index: int):
+        def hook(_module, args, output):
+            x, out = args[0], output
+            distance = 1 - F.cosine_similarity(x.float(), out.float(), dim=-1)
+            self.totals[index, 0] += distance.sum().double()
+            self.totals[index, 1] += distance.numel()
+        return hook
+
+    def distances(self) -> list[float]:
+        for handle in self.handles:
+            handle.remove()
+        totals = sum_over_ranks(self.totals)
+        if bool((totals[:, 1] == 0).any()):
+            raise ValueError("no token reached some layers: the calibration forward did not run every layer")
+        return (totals[:, 0] / totals[:, 1]).cpu().tolist()
+
+
+@torch.no_grad()
+def layer_distances(model: Transformer, tokens: torch.Tensor) -> list[float]:
+    """Per layer j, the mean over tokens of ``1 - cos(input of layer j, output of layer j)`` on ``tokens``."""
+    probe = ProbeLayerDistances([model], model.config.n_layers)
+    model(tokens)
+    return probe.distances()
+
+
+def plan_growth(old: ModelConfig, target: ModelConfig, ramp: MaskRamp, depth_rule: str = "distance",
+                distances: Sequence[float] | None = None) -> Growth:
+    """The ``Growth`` of ``old`` to ``target``; the ``"distance"`` rule needs ``layer_distances`` when
+    layers are added (without new layers every rule places nothing)."""
+    check_growth(old, target)
+    if target.n_layers == old.n_layers or depth_rule != "distance":
+        plan = depth_plan(old.n_layers, target.n_layers, "stack" if depth_rule == "distance" else depth_rule)
+    elif distances is None:
+        raise ValueError("the distance depth rule needs the old layers' distances (calibration tokens)")
+    else:
+        plan = depth_plan(old.n_layers, target.n_layers, "distance", distances)
+    return Growth(old, target, tuple(plan), ramp)
+
+
+class GrowingTransformer(nn.Module):
+    """A target-config ``Transformer`` (``self.model``) with the masks of ``growth`` on it, in one process;
+    see the module doc."""
+
+    def __init__(self, model: Transformer, growth: Growth):
         super().__init__()
         self.model = model
-        self.old_config = old_config
-        self.old_layers = list(old_layers)
-        config = model.config
-        self.register_buffer("hidden_mask", torch.ones(config.dim))
-        self.register_buffer("head_mask", torch.ones(config.n_heads))
-        self.register_buffer("ffn_mask", torch.ones(config.ffn_dim))
-        self.register_buffer("layer_mask", torch.ones(config.n_layers))
-        self.register_buffer("mask_level", torch.zeros(()))  # the new structure's mask value, saved with the state
+        self.growth = growth
+        self.mask_value = 0.0
         self.set_mask(0.0)
 
     @property
@@ -156,55 +262,26 @@ class GrowingTransformer(nn.Module):
         return self.model.config
 
     @property
-    def mask_value(self) -> float:
-        return float(self.mask_level)
+    def old_config(self) -> ModelConfig:
+        return self.growth.old
 
-    @torch.no_grad()
+    @property
+    def old_layers(self) -> list[int]:
+        return list(self.growth.old_layers)
+
     def set_mask(self, value: float) -> None:
         """Set every new dimension, head, FFN unit and layer to mask ``value`` in [0, 1]."""
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"mask value must be in [0, 1], got {value}")
-        self.mask_level.fill_(value)
-        old = self.old_config
-        for mask, n_old in ((self.hidden_mask, old.dim), (self.head_mask, old.n_heads), (self.ffn_mask, old.ffn_dim)):
-            mask.fill_(value)
-            mask[:n_old] = 1.0
-        self.layer_mask.fill_(value)
-        self.layer_mask[self.old_layers] = 1.0
-
-    def _norm(self, x: torch.Tensor, norm: nn.RMSNorm) -> torch.Tensor:
-        """RMSNorm whose statistics cover the active dims: sum of squares over ``hidden_mask.sum()``."""
-        mean_square = x.float().pow(2).sum(-1, keepdim=True) / self.hidden_mask.sum()
-        return (x.float() * torch.rsqrt(mean_square + norm.eps)).type_as(x) * norm.weight
-
-    def _feed_forward(self, ffn: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return ffn.w2(F.silu(ffn.w1(x)) * ffn.w3(x) * self.ffn_mask.to(x.dtype))
+        set_masks([self.model], self.growth, value)
+        self.mask_value = value
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        model = self.model
-        seq = tokens.shape[1]
-        if seq > self.config.max_seq_len:
-            raise ValueError(f"sequence of {seq} tokens is longer than max_seq_len {self.config.max_seq_len}")
-        hidden_mask = self.hidden_mask.to(model.tok_embeddings.weight.dtype)
-        h = model.tok_embeddings(tokens) * model.input_mult * hidden_mask
-        cos, sin = model.rope_cos[:seq], model.rope_sin[:seq]
-        for i, layer in enumerate(model.layers.values()):
-            write = hidden_mask * self.layer_mask[i].to(hidden_mask.dtype)
-            h = h + write * layer.attention(self._norm(h, layer.attention_norm), cos, sin, self.head_mask)
-            h = h + write * self._feed_forward(layer.feed_forward, self._norm(h, layer.ffn_norm))
-        return model.output(self._norm(h, model.norm)) * model.logit_scale
+        return self.model(tokens)
 
     def fold(self) -> Transformer:
-        """At mask 1: an ordinary ``Transformer`` of the target config holding these weights (strict load)."""
+        """At mask 1: the model without masks, an ordinary ``Transformer`` of the target config."""
         if self.mask_value != 1.0:
             raise ValueError(f"fold needs the masks at 1, they are at {self.mask_value}")
-        device = self.model.tok_embeddings.weight.device
-        with torch.device("meta"):
-            plain = Transformer(self.config)
-        plain.to_empty(device=device)
-        plain.init_rope(device)
-        plain.load_state_dict(self.model.state_dict(), strict=True)
-        return plain
+        return self.model
 
 
 @torch.no_grad()
@@ -215,19 +292,20 @@ def grow(old: Transformer, target: ModelConfig, *, depth_rule: str = "distance",
     needs ``calibration_tokens`` when layers are added."""
     source = old.config
     check_growth(source, target)
+    distances = None
     if target.n_layers > source.n_layers and depth_rule == "distance":
         if calibration_tokens is None:
             raise ValueError("the distance depth rule needs calibration_tokens")
-        plan = depth_plan(source.n_layers, target.n_layers, "distance", layer_distances(old, calibration_tokens))
-    else:
-        plan = depth_plan(source.n_layers, target.n_layers, "stack" if depth_rule == "distance" else depth_rule)
+        distances = layer_distances(old, calibration_tokens)
+    growth = plan_growth(source, target, MaskRamp(0), depth_rule, distances)
     device = old.tok_embeddings.weight.device
     new = Transformer(target, seed=seed).to(device)  # every weight drawn by init_parameter at its final name
-    new_params = dict(new.named_parameters())
-    scale = head_scale(source, target)  # keeps the muP logit scale's product with the head weight
-    for name, value in old.named_parameters():
-        _copy_leading(new_params[grown_name(name, plan)], value * scale if name == HEAD else value)
-    return GrowingTransformer(new, source, plan)
+    old_params = dict(old.named_parameters())
+    for name, param in new.named_parameters():
+        old_name = growth.old_name(name)
+        if old_name is not None:
+            place_old(param, old_params[old_name], name, growth)
+    return GrowingTransformer(new, growth)
 
 
 HEAD = "output.weight"
@@ -246,9 +324,44 @@ def grown_name(name: str, old_layers: Sequence[int]) -> str:
     return name
 
 
+def _local_box(tensor: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """This rank's values of ``tensor`` and where they sit in the whole tensor (a DTensor's local shard)."""
+    if isinstance(tensor, DTensor):
+        _, offset = compute_local_shape_and_global_offset(tensor.shape, tensor.device_mesh, tensor.placements)
+        return tensor.to_local(), tuple(offset)
+    return tensor, (0,) * tensor.dim()
+
+
 def _copy_leading(out: torch.Tensor, value: torch.Tensor) -> None:
-    """Copy ``value`` into the leading block of ``out`` (same number of dims, each at least as large)."""
-    out[tuple(slice(0, n) for n in value.shape)] = value.to(out.dtype)
+    """Copy ``value`` (whole, on any device) into the leading block of ``out`` (a tensor or a DTensor shard,
+    each dim at least as large), each rank only where its shard overlaps it."""
+    local, offset = _local_box(out)
+    region_out, region_in = [], []
+    for start, size, old in zip(offset, local.shape, value.shape):
+        stop = min(start + size, old)
+        if stop <= start:
+            return
+        region_out.append(slice(0, stop - start))
+        region_in.append(slice(start, stop))
+    local[tuple(region_out)] = value[tuple(region_in)].to(local.device, local.dtype)
+
+
+def place_old(param: torch.Tensor, value: torch.Tensor, name: str, growth: Growth) -> None:
+    """Put an old weight (whole) into the leading block of its grown parameter; the LM head times ``head_scale``."""
+    _copy_leading(param, value * head_scale(growth.old, growth.target) if name == HEAD else value)
+
+
+def grown_state(param: torch.Tensor, old_state: dict[str, torch.Tensor] | None, step: torch.Tensor, name: str,
+                growth: Growth) -> dict[str, torch.Tensor]:
+    """The AdamW state of a grown parameter (see ``grow_optimizer``): its old moments (whole) in the leading
+    block, in the head's rescaled frame, 0 elsewhere, at the old ``step`` (a new layer's: the largest old step)."""
+    state = {"step": step.clone()}
+    scale = head_scale(growth.old, growth.target) if name == HEAD else 1.0
+    for key, power in (("exp_avg", 1), ("exp_avg_sq", 2)):
+        state[key] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        if old_state is not None:
+            _copy_leading(state[key], old_state[key] / scale**power)
+    return state
 
 
 @torch.no_grad()
@@ -293,43 +406,150 @@ def grow_optimizer(old: Transformer, old_optimizer: torch.optim.Optimizer, grown
     """
     if grown.old_config != old.config:
         raise ValueError("grown was not grown from old: its old_config differs from old.config")
-    target = grown.config
-    o = optimizer_config
-    optimizer = mup.build_optimizer(grown.model, target, o.lr_vector, o.lr_matrix, betas=o.betas, eps=o.eps,
-                                    weight_decay=o.weight_decay)
-    factors = {g["name"]: g["lr"] / g["peak_lr"] for g in old_optimizer.param_groups}
-    for group in optimizer.param_groups:
-        if group["name"] not in factors:
-            raise ValueError(f"the old optimizer has no {group['name']!r} group")
-        group["lr"] = group["peak_lr"] * factors[group["name"]]
+    optimizer = build_grown_optimizer(grown.model, optimizer_config, {g["name"]: g["lr"] / g["peak_lr"] for g in old_optimizer.param_groups})
     old_states = {name: old_optimizer.state[p] for name, p in old.named_parameters() if p in old_optimizer.state}
     if not old_states:
         return optimizer
-    steps = [state["step"] for state in old_states.values()]
-    last_step = max(steps, key=float)
-    scale = head_scale(old.config, target)
-    moved = {grown_name(name, grown.old_layers): (name, state) for name, state in old_states.items()}
-    old_names = {grown_name(name, grown.old_layers) for name, _ in old.named_parameters()}
+    last_step = max((state["step"] for state in old_states.values()), key=float)
+    old_names = {name for name, _ in old.named_parameters()}
     for name, param in grown.model.named_parameters():
-        if name in moved:
-            old_name, old_state = moved[name]
-            state = {}
-            for key, value in old_state.items():
-                if key == "step" or value.dim() == 0:
-                    state[key] = value.clone()
-                    continue
-                if old_name == HEAD:
-                    value = value / scale if key == "exp_avg" else value / scale**2
-                out = torch.zeros_like(param, dtype=value.dtype, memory_format=torch.preserve_format)
-                _copy_leading(out, value)
-                state[key] = out
-        elif name in old_names:
+        old_name = grown.growth.old_name(name)
+        if old_name in old_names and old_name not in old_states:
             continue  # an old parameter without state keeps none
-        else:
-            sample = next(iter(old_states.values()))
-            state = {key: value.clone() if key == "step" or value.dim() == 0 else
-                     torch.zeros_like(param, dtype=value.dtype, memory_format=torch.preserve_format)
-                     for key, value in sample.items()}
-            state["step"] = last_step.clone()
-        optimizer.state[param] = state
+        old_state = old_states.get(old_name)
+        step = old_state["step"] if old_state is not None else last_step
+        optimizer.state[param] = grown_state(param, old_state, step, name, grown.growth)
     return optimizer
+
+
+def build_grown_optimizer(model: Transformer, optimizer_config: OptimizerConfig,
+                          schedule_factors: dict[str, float] | None = None) -> torch.optim.AdamW:
+    """The muP AdamW of a grown model (part) at its config, each group's LR at its new peak times the old
+    group's schedule factor (``schedule_factors`` by group name; None: at the peak, the trainer sets it)."""
+    o = optimizer_config
+    optimizer = mup.build_optimizer(model, model.config, o.lr_vector, o.lr_matrix, betas=o.betas, eps=o.eps,
+                                    weight_decay=o.weight_decay)
+    for group in optimizer.param_groups if schedule_factors is not None else ():
+        if group["name"] not in schedule_factors:
+            raise ValueError(f"the old optimizer has no {group['name']!r} group")
+        group["lr"] = group["peak_lr"] * schedule_factors[group["name"]]
+    return optimizer
+
+
+@torch.no_grad()
+def grow_from_checkpoint(path: str | Path, growth: Growth, parts: Sequence[Transformer],
+                         optimizers: Sequence[torch.optim.Optimizer]) -> int:
+    """Grow a run from its checkpoint ``path`` (written at the old config, any layout) into this rank's parts
+    and their fresh optimizers (built at the target config and layout; the parts drawn from the run's seed
+    at the target config, as ``parallelize`` does): every old weight goes into the leading block of its
+    grown parameter and the AdamW state is ``grown_state`` of the old one, exactly what ``grow`` and
+    ``grow_optimizer`` do in one process, each rank on its own shards only.
+
+    This rank alone reads (no collective) one old parameter at a time, whole, with its moments, and keeps
+    the part that overlaps its shard: the host memory it needs beyond the model is the largest old tensor
+    three times (weight, two moments). Returns the number of old parameters read."""
+    shapes = tensor_shapes(path, "model")
+    optimizer_shapes = tensor_shapes(path, "optimizer")
+    steps = {}
+    for name in shapes:
+        key = f"state.{name}.step"
+        if key in optimizer_shapes:
+            steps[key] = torch.zeros(())
+    if steps:
+        read_tensors(path, {}, steps)
+    last_step = max(steps.values(), key=float) if steps else None
+    read = 0
+    for part, optimizer in zip(parts, optimizers):
+        for name, param in part.named_parameters():
+            old_name = growth.old_name(name)
+            if old_name is not None and old_name not in shapes:
+                raise ValueError(f"{path}: no weight {old_name!r} (is it a checkpoint of the old model?)")
+            has_state = old_name is None or f"state.{old_name}.step" in steps
+            if old_name is None:
+                old_state = None
+            else:
+                weight = torch.empty(shapes[old_name])
+                moments = {f"state.{old_name}.{key}": torch.empty(shapes[old_name])
+                           for key in ("exp_avg", "exp_avg_sq") if has_state}
+                read_tensors(path, {old_name: weight}, moments)
+                place_old(param, weight, name, growth)
+                old_state = {key.rsplit(".", 1)[1]: value for key, value in moments.items()} or None
+                read += 1
+            if last_step is not None and has_state:
+                step = steps[f"state.{old_name}.step"] if old_state is not None else last_step
+                optimizer.state[param] = grown_state(param, old_state, step, name, growth)
+    return read
+
+
+# --- offline: a saved run grown into a new checkpoint ---------------------------------------------
+
+
+def grow_checkpoint(checkpoint: str | Path, target_path: str | Path, output: str | Path, ramp_steps: int = 100,
+                    depth_rule: str = "distance") -> Path:
+    """Grow a run's checkpoint (a step directory, or a run's newest) to the model config ``target_path`` and
+    write the grown run at mask 0 as ``output/checkpoints/step-N`` (same step, same run config), which
+    ``train.evaluate`` evaluates and ``train.pretrain --out output`` resumes, the masks ramping over
+    ``ramp_steps`` steps from there. The same operators and calibration batch as a growth in the loop at
+    one process (the first micro-batch of the step's data), so both give the same checkpoint. One process:
+    the grown model is built whole on the CPU."""
+    from train.evaluate import EvaluationError, find_checkpoint, load_model  # evaluate loads grown checkpoints with set_masks
+
+    step_dir = find_checkpoint(checkpoint)
+    meta = verify(step_dir)
+    saved = meta["trainer"]
+    if (saved.get("growth") or {}).get("ramping"):
+        raise EvaluationError(f"{step_dir} was written during a growth ramp: grow a checkpoint from after it")
+    run = TrainConfig.model_validate(saved["config"]["run"])
+    old = ModelConfig.model_validate(saved["config"]["model"])
+    target = load_model_config(target_path).with_vocab_size(old.vocab_size)
+    if target.max_seq_len < run.seq_len:
+        target = target.with_changes(max_seq_len=run.seq_len)
+    try:
+        check_growth(old, target)
+    except ValueError as exc:
+        raise EvaluationError(f"{target_path}: {exc}") from None
+    step = meta["step"]
+    distances = None
+    if target.n_layers > old.n_layers and depth_rule == "distance":
+        samples = TokenSamples(run.data, run.seq_len, split="train", seed=run.seed)
+        first = step * run.global_batch_samples
+        tokens = torch.from_numpy(samples.batch(range(first, first + run.micro_batch_size)))[:, :-1]
+        distances = layer_distances(load_model(step_dir, old, torch.device("cpu")), tokens)
+    growth = plan_growth(old, target, MaskRamp(ramp_steps, step), depth_rule, distances)
+    model = Transformer(target, seed=run.seed)
+    optimizer = build_grown_optimizer(model, run.optimizer)
+    grow_from_checkpoint(step_dir, growth, [model], [optimizer])
+    state = {**saved, "config": {"run": saved["config"]["run"], "model": target.model_dump()},
+             "growth": {"stages_done": (saved.get("growth") or {}).get("stages_done", 0), "ramping": growth.to_json()}}
+    rng = step_dir / "rng-00000.json"
+    if rng.is_file():  # a resume at one process continues the source run's generators
+        set_rng_state(json.loads(rng.read_text()))
+    return save_checkpoint(Path(output) / "checkpoints", step, [model], [optimizer], state)
+
+
+def run(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train.grow", description=grow_checkpoint.__doc__.split("\n\n")[0].replace("\n    ", " "))
+    p.add_argument("--checkpoint", required=True, help="a run directory (its newest verified checkpoint) or a step directory")
+    p.add_argument("--to", required=True, help="model config to grow to (configs/model/*.yaml)")
+    p.add_argument("--output", required=True, help="run directory for the grown checkpoint (OUTPUT/checkpoints/step-N)")
+    p.add_argument("--ramp-steps", type=int, default=100, help="steps from mask 0 to 1 once training resumes (default 100)")
+    p.add_argument("--depth-rule", choices=DEPTH_RULES, default="distance", help="where new layers go (default distance)")
+    args = p.parse_args(argv)
+    if args.ramp_steps < 0:
+        p.error("--ramp-steps must be >= 0")
+    path = grow_checkpoint(args.checkpoint, args.to, args.output, args.ramp_steps, args.depth_rule)
+    growth = Growth.from_json(json.loads((path / "trainer.json").read_text())["trainer"]["growth"]["ramping"])
+    print(f"grew {args.checkpoint} ({growth.old.n_layers} x {growth.old.dim}, FFN {growth.old.ffn_dim}, {growth.old.n_heads} heads) "
+          f"to {args.to} ({growth.target.n_layers} x {growth.target.dim}, FFN {growth.target.ffn_dim}, {growth.target.n_heads} heads); "
+          f"old layers now {list(growth.old_layers)}; masks at 0, ramp {args.ramp_steps} steps from step {growth.ramp.start}: {path}")
+    return 0
+
+
+def main() -> int:
+    from train.evaluate import EvaluationError
+
+    return main_of(run, EvaluationError, CheckpointError, FileNotFoundError, logs=True)()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

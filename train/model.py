@@ -13,6 +13,13 @@ fewer local heads runs unchanged; RoPE tables are non-persistent buffers recompu
 so ``torch.device("meta")`` construction, ``to_empty`` and ``init_weights`` give a fully initialised model.
 The weights are a function of the seed alone (``train.mup.init_parameter``: blocks seeded by parameter
 name), not of the global random state.
+
+Growth masks (``train.grow`` sets them while a grown model ramps its new structure in; None otherwise):
+``embed_mask`` and each block's ``branch_mask`` scale the embedding output and the residual writes per
+hidden dim, ``head_mask`` each head's attention output, ``unit_mask`` the SwiGLU activations, and a norm's
+``active_dims`` is the number of hidden dims its mean square is taken over. They are non-persistent
+buffers, sized to what the module holds (a tensor-parallel shard gets its slice), so a state dict never
+has them and a model without them is the plain model.
 """
 
 from __future__ import annotations
@@ -40,17 +47,30 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return rotated.type_as(x)
 
 
+class RMSNorm(nn.RMSNorm):
+    """``nn.RMSNorm`` whose mean square can be taken over ``active_dims`` dims (growth: new dims are masked
+    and count only in part); None: over all, the fused plain norm."""
+
+    active_dims: float | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.active_dims is None:
+            return super().forward(x)
+        mean_square = x.float().pow(2).sum(-1, keepdim=True) / self.active_dims
+        return (x.float() * torch.rsqrt(mean_square + self.eps)).type_as(x) * self.weight
+
+
 class Attention(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.head_dim = config.head_dim
+        self.register_buffer("head_mask", None, persistent=False)
         self.wq = nn.Linear(config.dim, config.n_heads * config.head_dim, bias=False)
         self.wk = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
         self.wv = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
         self.wo = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, head_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``head_mask`` (one value per head) scales each head's output before ``wo`` (growth masks new heads)."""
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
         # -1 heads: a tensor-parallel shard holds fewer heads than the config says.
         q = self.wq(x).view(batch, seq, -1, self.head_dim)
@@ -60,8 +80,8 @@ class Attention(nn.Module):
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=k.shape[1] != q.shape[1])
         out = out.transpose(1, 2)
-        if head_mask is not None:
-            out = out * head_mask[:, None].to(out.dtype)
+        if self.head_mask is not None:
+            out = out * self.head_mask[:, None].to(out.dtype)
         return self.wo(out.reshape(batch, seq, -1))
 
 
@@ -73,22 +93,30 @@ class FeedForward(nn.Module):
         self.w1 = nn.Linear(config.dim, config.ffn_dim, bias=False)
         self.w3 = nn.Linear(config.dim, config.ffn_dim, bias=False)
         self.w2 = nn.Linear(config.ffn_dim, config.dim, bias=False)
+        self.register_buffer("unit_mask", None, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+        units = F.silu(self.w1(x)) * self.w3(x)
+        if self.unit_mask is not None:
+            units = units * self.unit_mask.to(units.dtype)
+        return self.w2(units)
 
 
 class TransformerBlock(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.attention_norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.attention_norm = RMSNorm(config.dim, eps=config.norm_eps)
         self.attention = Attention(config)
-        self.ffn_norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.ffn_norm = RMSNorm(config.dim, eps=config.norm_eps)
         self.feed_forward = FeedForward(config)
+        self.register_buffer("branch_mask", None, persistent=False)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        h = x + self.attention(self.attention_norm(x), cos, sin)
-        return h + self.feed_forward(self.ffn_norm(h))
+        mask = None if self.branch_mask is None else self.branch_mask.to(x.dtype)
+        attention = self.attention(self.attention_norm(x), cos, sin)
+        h = x + (attention if mask is None else attention * mask)
+        feed_forward = self.feed_forward(self.ffn_norm(h))
+        return h + (feed_forward if mask is None else feed_forward * mask)
 
 
 class Transformer(nn.Module):
@@ -101,10 +129,11 @@ class Transformer(nn.Module):
         self.logit_scale = config.output_mult / config.width_mult if config.use_mup else 1.0
         self.tok_embeddings = nn.Embedding(config.embedding_rows, config.dim)
         self.layers = nn.ModuleDict({str(i): TransformerBlock(config) for i in range(config.n_layers)})
-        self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.norm = RMSNorm(config.dim, eps=config.norm_eps)
         self.output = nn.Linear(config.dim, config.embedding_rows, bias=False)
         self.register_buffer("rope_cos", torch.empty(config.max_seq_len, config.head_dim // 2), persistent=False)
         self.register_buffer("rope_sin", torch.empty(config.max_seq_len, config.head_dim // 2), persistent=False)
+        self.register_buffer("embed_mask", None, persistent=False)
         self.init_weights(seed)
 
     def init_weights(self, seed: int = 0, buffer_device: torch.device | str | None = None) -> None:
@@ -124,7 +153,11 @@ class Transformer(nn.Module):
         seq = tokens.shape[1]
         if seq > self.config.max_seq_len:
             raise ValueError(f"sequence of {seq} tokens is longer than max_seq_len {self.config.max_seq_len}")
-        h = self.tok_embeddings(tokens) * self.input_mult if self.tok_embeddings is not None else tokens
+        if self.tok_embeddings is not None:
+            h = self.tok_embeddings(tokens) * self.input_mult
+            h = h if self.embed_mask is None else h * self.embed_mask.to(h.dtype)
+        else:
+            h = tokens
         cos, sin = self.rope_cos[:seq], self.rope_sin[:seq]
         for layer in self.layers.values():
             h = layer(h, cos, sin)

@@ -52,9 +52,10 @@ from datapipe.config import ConfigError
 from train import checkpoint as ckpt
 from train import flops, mup, parallelize
 from train.collectives import rank_and_world, sum_over_ranks
-from train.config import TrainConfig, load_model_config, load_train_config
+from train.config import ModelConfig, ParallelConfig, TrainConfig, load_model_config, load_train_config
 from train.data import TokenSamples, valid_sets
 from train.evaluate import bits_per_byte, manifest_tokenizer, token_byte_lengths
+from train.grow import Growth, MaskRamp, ProbeLayerDistances, check_growth, grow_from_checkpoint, plan_growth, set_masks
 from train.layout import dry_run_report, layout_errors, microbatches_per_step
 from train.model import Transformer, cross_entropy_loss
 from train.schedule import lr_factor
@@ -131,6 +132,20 @@ def clip_grad_norm_(params: list[torch.Tensor], max_norm: float | None, pp_group
     return float(total)
 
 
+def check_plan(models: list[ModelConfig], layouts: list[ParallelConfig], cfg: TrainConfig) -> None:
+    """Before any work: each growth stage's model is a growth of the one before, and every model fits its layout."""
+    for i in range(1, len(models)):
+        try:
+            check_growth(models[i - 1], models[i])
+        except ValueError as exc:
+            raise ConfigError(f"growth.{i - 1}.model ({cfg.growth[i - 1].model}): {exc}") from None
+    for i, (model, layout) in enumerate(zip(models, layouts)):
+        errors = layout_errors(model, cfg, layout)
+        if errors:
+            where = "" if i == 0 else f" after growth.{i - 1} ({cfg.growth[i - 1].model})"
+            raise ConfigError(f"the parallel layout does not fit the model or the batch{where}:\n  " + "\n  ".join(errors))
+
+
 class Trainer:
     """The model parts, optimizers, data and state of one run on this rank; ``run()`` trains to ``max_steps``.
 
@@ -138,23 +153,51 @@ class Trainer:
     AdamW in ``optimizers``; the same code runs at every layout."""
 
     def __init__(self, cfg: TrainConfig, resume: str = "auto"):
-        self.cfg = cfg
+        self.run_cfg = cfg
         self.out = Path(cfg.out)
         manifest = json.loads((Path(cfg.data) / "manifest.json").read_text())
-        self.model_cfg = cfg.build_model_config(manifest["tokenizer"]["vocab_size"])
-        errors = layout_errors(self.model_cfg, cfg)
-        if errors:
-            raise ConfigError("the parallel layout does not fit the model or the batch:\n  " + "\n  ".join(errors))
-        layout = cfg.parallel
-        self.mesh = parallelize.init_mesh(layout, device_type(cfg))
+        vocab = manifest["tokenizer"]["vocab_size"]
+        # the model and layout after each growth stage: index 0 before any, k after k stages
+        self.planned_models = [cfg.build_model_config(vocab)] + [cfg.build_model_config(vocab, s.model) for s in cfg.growth]
+        self.planned_layouts = [cfg.parallel]
+        for stage in cfg.growth:
+            self.planned_layouts.append(stage.parallel or self.planned_layouts[-1])
+        check_plan(self.planned_models, self.planned_layouts, cfg)
+        self.mesh = None
+        self.mesh = self._mesh(cfg.parallel)
         self.rank, self.world_size = rank_and_world()
-        self.device, self.autocast = resolve_device(cfg)
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)  # the weights do not come from it (train.mup draws them by name); a resume restores it
-        self.parts = parallelize.parallelize(self.model_cfg, cfg, self.mesh, self.device, self.autocast)
+        self.data = TokenSamples(cfg.data, cfg.seq_len, split="train", seed=cfg.seed)
+        self.valid = valid_sets(cfg.data)
+        tokenizer = manifest_tokenizer(manifest)  # exact bytes of a capped validation; apportioned without it
+        self.token_bytes = token_byte_lengths(tokenizer) if tokenizer is not None else None
+        self.state = RunState()
+        self.stages_done = 0  # growth stages applied
+        self.growth: Growth | None = None  # the growth whose masks are ramping, None once folded
+        found = self._find_checkpoint(resume)
+        if found is None:
+            self._build(self.planned_models[0], cfg.parallel)
+        else:
+            self._resume(*found)
+
+    def _mesh(self, layout: ParallelConfig) -> parallelize.MeshRank:
+        """The mesh of ``layout`` (the process group, once made, is kept across layouts)."""
+        if self.mesh is not None and self.mesh.parallel == layout:
+            return self.mesh
+        return parallelize.init_mesh(layout, device_type(self.run_cfg))
+
+    def _build(self, model_cfg: ModelConfig, layout: ParallelConfig) -> None:
+        """This rank's model parts for ``model_cfg`` at ``layout``, initialised from the seed, with fresh
+        optimizers and pipeline schedules; ``self.cfg`` is the run config with the layout in effect."""
+        cfg = self.cfg = self.run_cfg.model_copy(update={"parallel": layout})
+        self.model_cfg = model_cfg
+        self.mesh = self._mesh(layout)
+        self.device, self.autocast = resolve_device(cfg)
+        self.parts = parallelize.parallelize(model_cfg, cfg, self.mesh, self.device, self.autocast)
         o = cfg.optimizer
-        self.optimizers = [mup.build_optimizer(part, self.model_cfg, o.lr_vector, o.lr_matrix, betas=o.betas, eps=o.eps,
+        self.optimizers = [mup.build_optimizer(part, model_cfg, o.lr_vector, o.lr_matrix, betas=o.betas, eps=o.eps,
                                                weight_decay=o.weight_decay) for part in self.parts]
         self.n_microbatches = microbatches_per_step(cfg, layout)
         self.has_first, self.has_last = 0 in self.mesh.stage_ids, layout.n_stages - 1 in self.mesh.stage_ids
@@ -163,27 +206,22 @@ class Trainer:
         self.schedule = parallelize.pipeline_schedule(self.parts, self.mesh, self.device, self.n_microbatches,
                                                       cross_entropy_loss) if pipelined else None
         self.eval_schedule = parallelize.pipeline_schedule(self.parts, self.mesh, self.device, 1) if pipelined else None
-        self.data = TokenSamples(cfg.data, cfg.seq_len, split="train", seed=cfg.seed)
-        self.valid = valid_sets(cfg.data)
-        tokenizer = manifest_tokenizer(manifest)  # exact bytes of a capped validation; apportioned without it
-        self.token_bytes = token_byte_lengths(tokenizer) if tokenizer is not None else None
-        self.state = RunState()
         with torch.device("meta"):
-            whole = Transformer(self.model_cfg)
+            whole = Transformer(model_cfg)
         self.n_parameters = sum(p.numel() for p in whole.parameters())
-        self.flops_per_token = flops.flops_per_token(whole, self.model_cfg.n_layers, self.model_cfg.dim, cfg.seq_len)
+        self.flops_per_token = flops.flops_per_token(whole, model_cfg.n_layers, model_cfg.dim, cfg.seq_len)
         device_name, dtype = flops.device_name(self.device), self.autocast or torch.float32
         self.peak = flops.peak_flops(device_name, dtype)
         if self.peak is None and self.rank == 0:
             log.warning("no peak FLOP/s known for %s in %s: training goes on without MFU (add the GPU to "
                         "train.flops.GPU_PEAKS)", device_name, dtype)
-        self._resume(resume)
 
     # --- checkpoints ------------------------------------------------------------------------------
 
     def trainer_state(self) -> dict:
         return {"state": asdict(self.state), "data": self.data.fingerprint(),
-                "config": {"run": self.cfg.model_dump(), "model": self.model_cfg.model_dump()}}
+                "config": {"run": self.cfg.model_dump(), "model": self.model_cfg.model_dump()},
+                "growth": {"stages_done": self.stages_done, "ramping": self.growth.to_json() if self.growth else None}}
 
     def save(self) -> Path:
         path = ckpt.save_checkpoint(self.out / CHECKPOINT_DIR, self.state.step, self.parts, self.optimizers,
@@ -191,25 +229,98 @@ class Trainer:
         log.info("checkpoint %s", path)
         return path
 
-    def _resume(self, resume: str) -> None:
-        """Continue from a checkpoint written at any layout; each rank reads only its own shards."""
+    def _find_checkpoint(self, resume: str) -> tuple[Path, dict] | None:
         if resume == "none":
-            return
+            return None
         root = self.out / CHECKPOINT_DIR
         found = ckpt.newest_verified(root) if resume == "auto" else (Path(resume), ckpt.verify(resume))
         if found is None:
             log.info("no checkpoint under %s: starting from scratch", root)
-            return
-        path, meta = found
+        return found
+
+    def _resume(self, path: Path, meta: dict) -> None:
+        """Continue from a checkpoint written at any layout (each rank reads only its own shards), with the
+        model it holds: the run config's at that point of its growth plan, or one grown from it offline
+        (``python -m train.grow``); a checkpoint written during a growth ramp brings back its masks."""
         saved = meta["trainer"]
         if saved["data"] != self.data.fingerprint():
             raise ckpt.CheckpointError(f"{path}: made on other data or another seed/seq_len ({saved['data']})")
-        if saved["config"]["model"] != self.model_cfg.model_dump():
-            raise ckpt.CheckpointError(f"{path}: made for another model config")
+        growth = saved.get("growth") or {}
+        done = growth.get("stages_done", 0)
+        if done > len(self.run_cfg.growth):
+            raise ckpt.CheckpointError(f"{path}: {done} growth stage(s) done, the run config has {len(self.run_cfg.growth)}")
+        planned = self.planned_models[done]
+        model_cfg = ModelConfig.model_validate(saved["config"]["model"])
+        if model_cfg != planned:
+            try:
+                check_growth(planned, model_cfg)
+            except ValueError:
+                raise ckpt.CheckpointError(f"{path}: made for another model config (not the run config's after {done} "
+                                           "growth stage(s), nor one grown from it)") from None
+            log.info("%s holds a model grown from the run config's (%d layers x %d -> %d x %d): continuing with it",
+                     path, planned.n_layers, planned.dim, model_cfg.n_layers, model_cfg.dim)
+        self.stages_done = done
+        self._build(model_cfg, self.planned_layouts[done])
         rng_restored = ckpt.load_checkpoint(path, meta, self.parts, self.optimizers)
         self.state = RunState(**saved["state"])
+        self.growth = Growth.from_json(growth["ramping"]) if growth.get("ramping") else None
+        self._set_masks()
         log.info("resumed from %s (written by %d rank(s)) at step %d%s", path, meta["world_size"], self.state.step,
                  "" if rng_restored else "; random generators not restored (the checkpoint has another number of ranks)")
+
+    # --- growth -----------------------------------------------------------------------------------
+
+    def _set_masks(self) -> None:
+        """The growth masks at this step's ramp value; at 1 they fold away and the growth is over."""
+        if self.growth is None:
+            return
+        value = self.growth.ramp.value(self.state.step)
+        set_masks(self.parts, self.growth, value, self.mesh.tp_rank, self.cfg.parallel.tp)
+        if value == 1.0:
+            log.info("step %d: growth ramp done, masks folded: a plain %d x %d model", self.state.step,
+                     self.model_cfg.n_layers, self.model_cfg.dim)
+            self.growth = None
+
+    def layer_distances(self, step: int) -> list[float]:
+        """``train.grow.layer_distances`` of the model in training, on the first micro-batch of ``step``'s
+        data on every data-parallel rank, at any layout."""
+        inputs, _ = self.local_batch(step)
+        probe = ProbeLayerDistances(self.parts, self.model_cfg.n_layers, self.device)
+        self.full_logits(inputs[: self.cfg.micro_batch_size])
+        return probe.distances()
+
+    def grow(self) -> dict:
+        """The next growth stage, at the start of its step: from this step's checkpoint (written now if it is
+        not there) into parts built at the target config and the stage's layout, masks at 0. Returns the
+        growth event: held-out bits per byte just before and just after (equal: function-preserving)."""
+        stage, step = self.run_cfg.growth[self.stages_done], self.state.step
+        target = self.planned_models[self.stages_done + 1]
+        try:
+            check_growth(self.model_cfg, target)
+        except ValueError as exc:
+            raise ConfigError(f"growth at step {step} to {stage.model}: {exc}") from None
+        path = ckpt.step_dir(self.out / CHECKPOINT_DIR, step)
+        if not (path / ckpt.TRAINER_FILE).is_file():
+            path = self.save()
+        before = self.validate()
+        distances = None
+        if target.n_layers > self.model_cfg.n_layers and stage.depth_rule == "distance":
+            distances = self.layer_distances(step)
+        growth = plan_growth(self.model_cfg, target, MaskRamp(stage.ramp_steps, step), stage.depth_rule, distances)
+        self.parts = self.optimizers = self.schedule = self.eval_schedule = None
+        self._build(target, self.planned_layouts[self.stages_done + 1])
+        grow_from_checkpoint(path, growth, self.parts, self.optimizers)
+        self.stages_done += 1
+        self.growth = growth
+        self._set_masks()
+        after = self.validate()
+        if self.rank == 0:
+            log.info("step %d: grown to %s (%s parameters; old layers now %s), ramp %d steps", step, stage.model,
+                     f"{self.n_parameters:,}", list(growth.old_layers), stage.ramp_steps)
+        return {"step": step, "growth": {"to": stage.model, "parameters": self.n_parameters, "old_layers": list(growth.old_layers),
+                                          "ramp_steps": stage.ramp_steps, "depth_rule": stage.depth_rule, "distances": distances,
+                                          "bpb_before": {d: r["bpb"] for d, r in before.items()},
+                                          "bpb_after": {d: r["bpb"] for d, r in after.items()}}}
 
     # --- one optimizer step -----------------------------------------------------------------------
 
@@ -357,8 +468,8 @@ class Trainer:
     def run(self) -> list[dict]:
         """Train to ``max_steps``; rank 0 logs and writes the metrics, every rank takes part in each step,
         validation and checkpoint."""
-        cfg, main = self.cfg, self.rank == 0
-        p = cfg.parallel
+        cfg, main = self.run_cfg, self.rank == 0
+        p = self.cfg.parallel
         metrics = MetricsLog(self.out, self.state.step) if main else None
         peak = f"peak {self.peak.flops:.3g} FLOP/s ({self.peak.source})" if self.peak else "no peak known, no MFU"
         log.info("model: %s parameters, %.3g FLOPs/token; %d micro-batches of %d x %d tokens per step; %s"
@@ -368,6 +479,12 @@ class Trainer:
         window_start, window_tokens = time.perf_counter(), 0
         try:
             while self.state.step < cfg.max_steps:
+                if self.stages_done < len(cfg.growth) and self.state.step == cfg.growth[self.stages_done].at_step:
+                    event = self.grow()
+                    if main:
+                        metrics.write_growth(event)
+                    window_start, window_tokens = time.perf_counter(), 0
+                self._set_masks()
                 row = self.train_step()
                 window_tokens += cfg.global_batch_tokens
                 step = self.state.step
@@ -422,8 +539,9 @@ class MetricsLog:
     def __init__(self, out: Path, start_step: int):
         self.path = out / METRICS_FILE
         kept = []
-        if self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= start_step]
+        if self.path.exists():  # a growth at the resume step happens again
+            kept = [line for line in self.path.read_text().splitlines() if line and
+                    (json.loads(line)["step"] < start_step or (json.loads(line)["step"] == start_step and "growth" not in json.loads(line)))]
         self.path.write_text("".join(line + "\n" for line in kept))
         self.file = self.path.open("a")
         from torch.utils.tensorboard import SummaryWriter
@@ -444,6 +562,14 @@ class MetricsLog:
             self.tb.add_scalar(f"valid_bpb/{domain}", r["bpb"], step)
         print(f"step {step} validation bits per byte: " + ", ".join(f"{d} {r['bpb']:.3f}" for d, r in bpb.items()), flush=True)
 
+    def write_growth(self, event: dict) -> None:
+        self.file.write(json.dumps(event) + "\n")
+        self.file.flush()
+        g = event["growth"]
+        pairs = ", ".join(f"{d} {g['bpb_before'][d]:.5f} -> {g['bpb_after'][d]:.5f}" for d in g["bpb_after"])
+        print(f"step {event['step']} growth to {g['to']} ({g['parameters']:,} parameters), held-out bits per byte "
+              f"before -> after: {pairs}", flush=True)
+
     def close(self) -> None:
         self.file.close()
         self.tb.close()
@@ -460,6 +586,7 @@ def plot_curves(metrics_path: Path, png: Path) -> None:
     rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
     train = [r for r in rows if "loss" in r]
     evals = [r for r in rows if "eval" in r]
+    growths = [r for r in rows if "growth" in r]
     if not train:
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -469,6 +596,11 @@ def plot_curves(metrics_path: Path, png: Path) -> None:
         pts = [(r["step"], r["eval"][domain]) for r in evals if domain in r["eval"]]
         axes[1].plot(*zip(*pts), marker="o", label=domain)
     axes[1].set(xlabel="step", ylabel="bits per byte", title="held-out bits per byte")
+    for ax in axes:
+        for r in growths:
+            ax.axvline(r["step"], color="grey", linestyle=":", linewidth=1)
+    if growths:
+        axes[0].text(0.99, 0.98, "dotted: growth steps", transform=axes[0].transAxes, ha="right", va="top", fontsize=7)
     if evals:
         axes[1].legend(fontsize=7)
     fig.tight_layout()
