@@ -45,6 +45,8 @@ GROWTHS = {
     "ffn": dict(ffn_dim=504),
     "depth": dict(n_layers=4),
     "all": dict(dim=192, n_heads=6, ffn_dim=504, n_layers=4),
+    # as 102B -> 1T: the released 1T changes output_mult (0.5 -> 2.0) with the width multiplier (20 -> 80)
+    "width_and_output_mult": dict(dim=192, n_heads=6, output_mult=4.0),
 }
 
 

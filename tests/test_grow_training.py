@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from datapipe.config import ConfigError
+from tests.conftest import ROOT
 from tests.test_parallel import (
     MODEL,
     STEPS,
@@ -247,3 +248,20 @@ def test_two_rank_mid_ramp_checkpoint_resumes_in_one_process(tmp_path, shards, p
     np.testing.assert_allclose(result["losses"], reference["losses"][-len(result["losses"]):], rtol=0, atol=TOLERANCE)
     assert max_weight_difference(result["weights"], reference["weights"]) < TOLERANCE
     assert len(reference["losses"]) == STEPS
+
+
+def test_report_scale_growth_dry_run():
+    """52B -> 102B -> 1T on 896 GPUs: each stage's layout (52B TP 4 PP 2 DP 112, 102B TP 8 PP 16 DP 7, 1T TP 32
+    PP 28 DP 1) passes its checks, and each ramp's memory per GPU (masks, unfused norms, the grown optimizer
+    state) fits in 80 GB; the grown models keep the 52B's 80,384 vocabulary rows."""
+    proc = subprocess.run([sys.executable, "-m", "train.pretrain", "--config", str(ROOT / "configs/train/grow_52b_1t.yaml"),
+                           "--dry-run"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert [line.split(":")[0] for line in text.splitlines() if line.startswith("Layout of")] == [
+        "Layout of configs/model/52b.yaml", "Layout of configs/model/102b.yaml", "Layout of configs/model/1t.yaml"]
+    for mesh in ("(112, 2, 4)", "(7, 16, 8)", "(1, 28, 32)"):
+        assert f"Mesh (dp, pp, tp) = {mesh}: 896 ranks" in text
+    assert "FAIL" not in text and text.count("embedding/LM-head rows 80,384") == 3
+    ramps = [line for line in text.splitlines() if line.startswith("During the growth ramp")]
+    assert len(ramps) == 2 and all(line.endswith(": fits") for line in ramps)

@@ -16,8 +16,10 @@ The operators, each function-preserving at mask 0 (``m`` is the mask value of th
   plain RMSNorm over d'. Projections read the normalised state, whose new dims are 0 at m = 0, so their
   new input columns do not contribute. The head dimension is fixed (``n_heads x head_dim = dim``), so
   widening also adds heads (next item).
-  muP: the logit scale ``output_mult / width_mult`` changes with the width; the old head weight is
-  multiplied by ``new_width_mult / old_width_mult``, so ``scale_new x W_head`` equals ``scale_old x W_old``
+  muP: the logit scale ``output_mult / width_mult`` changes with the width (and with ``output_mult``, which
+  a target may also change: the released 1T has 2.0 at width multiplier 80, the 52B 0.5 at 16, 102B at
+  20, the same 0.025 as 1T); the old head weight is multiplied by ``s = old logit scale / new logit scale``
+  (``new_width_mult / old_width_mult`` when ``output_mult`` is kept), so ``scale_new x W_head`` equals ``scale_old x W_old``
   (exact up to one rounding), and the grown model keeps the plain forward's logit scale.
 - attention heads (new rows of wq/wk/wv, new columns of wo): the ``head_mask`` (1 old heads, m new) multiplies
   each head's attention output before wo. GQA is handled when the query heads per key/value head stay the
@@ -64,7 +66,7 @@ from train.model import RMSNorm, Transformer
 
 DEPTH_RULES = ("distance", "uniform", "stack")
 # Config fields that growth may change; every other field must be the same in the old and target configs.
-GROWABLE_FIELDS = ("dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "mup_scale_factor")
+GROWABLE_FIELDS = ("dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "mup_scale_factor", "output_mult")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,15 @@ class MaskRamp:
         if self.steps == 0:
             return 1.0
         return min(1.0, (step - self.start) / self.steps)
+
+
+def keep_vocabulary_rows(old: ModelConfig, target: ModelConfig) -> ModelConfig:
+    """``target`` with ``old``'s embedding and LM-head rows: growth keeps the vocabulary (new LM-head rows
+    would add logits to every softmax, so no growth of them is function-preserving), whatever padding the
+    target's config names (the released 1T pads to 81,920 rows, the 52B it grows from to 80,384)."""
+    if target.embedding_rows == old.embedding_rows:
+        return target
+    return target.with_changes(padded_vocab_size=old.embedding_rows, pad_vocab_to_multiple_of=None)
 
 
 def check_growth(old: ModelConfig, target: ModelConfig) -> None:
@@ -312,8 +323,11 @@ HEAD = "output.weight"
 
 
 def head_scale(old: ModelConfig, target: ModelConfig) -> float:
-    """The factor ``s = new width_mult / old width_mult`` by which ``grow`` multiplies the old LM head weight."""
-    return target.width_mult / old.width_mult
+    """The factor ``s`` by which ``grow`` multiplies the old LM head weight: the old logit scale over the new
+    (``output_mult / width_mult``; ``new width_mult / old width_mult`` when ``output_mult`` is kept)."""
+    def logit_scale(config: ModelConfig) -> float:
+        return config.output_mult / config.width_mult if config.use_mup else 1.0
+    return logit_scale(old) / logit_scale(target)
 
 
 def grown_name(name: str, old_layers: Sequence[int]) -> str:
@@ -392,8 +406,9 @@ def grow_optimizer(old: Transformer, old_optimizer: torch.optim.Optimizer, grown
     moments fill, a gentle start; at mask 0 every new entry's gradient is exactly 0, so (without weight decay)
     new entries stay put and the function moves exactly as the old model's would.
 
-    LM head (muP readout): ``grow`` multiplies the old head weight by ``s = new width_mult / old width_mult``
-    while the logit scale ``c = output_mult / width_mult`` becomes ``c / s``. Logits ``c W x`` =
+    LM head (muP readout): ``grow`` multiplies the old head weight by ``s = head_scale(old, target)`` (``new
+    width_mult / old width_mult`` when ``output_mult`` is kept) while the logit scale ``c = output_mult /
+    width_mult`` becomes ``c / s``. Logits ``c W x`` =
     ``(c / s)(s W) x``, so the gradient with respect to the grown weight is ``dL/dW_new = (c / s) g x^T =
     dL/dW_old / s``. The moments are moved to that frame: ``exp_avg / s``, ``exp_avg_sq / s^2``, so they are the
     moments the grown weight would have collected had it always been in that frame, and later gradients
@@ -501,7 +516,7 @@ def grow_checkpoint(checkpoint: str | Path, target_path: str | Path, output: str
         raise EvaluationError(f"{step_dir} was written during a growth ramp: grow a checkpoint from after it")
     run = TrainConfig.model_validate(saved["config"]["run"])
     old = ModelConfig.model_validate(saved["config"]["model"])
-    target = load_model_config(target_path).with_vocab_size(old.vocab_size)
+    target = keep_vocabulary_rows(old, load_model_config(target_path).with_vocab_size(old.vocab_size))
     if target.max_seq_len < run.seq_len:
         target = target.with_changes(max_seq_len=run.seq_len)
     try:

@@ -370,3 +370,49 @@ def dry_run_report(model: ModelConfig, run: TrainConfig, parallel: ParallelConfi
     else:
         lines += _memory_lines(model, run, p, param_bytes or compute_bytes(run))
     return "\n".join(lines)
+
+
+# --- memory during a growth ramp ---------------------------------------------------------------------
+
+
+def ramp_memory(old: ModelConfig, model: ModelConfig, run: TrainConfig, parallel: ParallelConfig | None = None, *,
+                param_bytes: int | None = None, budget: int = GPU_MEMORY_BYTES) -> dict:
+    """Per-GPU bytes while a model grown from ``old`` ramps its masks in (``train.grow``), on the fullest pp
+    rank: the grown model's step as ``memory_estimate`` counts it (its AdamW state is the grown model's,
+    old moments copied, zero elsewhere: the same size as from scratch), plus
+
+    - the masks: non-persistent fp32 buffers, per layer a hidden-size residual mask and this TP shard's
+      head and FFN-unit masks, and the embedding's (kilobytes);
+    - the mask-aware RMSNorm: while the hidden size ramps, the norm runs unfused in fp32 and autograd keeps
+      its fp32 input and normalised output (8 bytes per element, two norms per layer, split over tp
+      with sequence parallelism) where the fused norm keeps its input, already counted.
+
+    And on the host, once at the growth: each rank reads one old tensor at a time, whole, with its two Adam
+    moments (fp32), so the largest old tensor three times (``train.grow.grow_from_checkpoint``)."""
+    p = parallel or run.parallel
+    param_bytes = param_bytes or compute_bytes(run)
+    m = microbatches_per_step(run, p)
+    sbh = run.seq_len * run.micro_batch_size * model.dim
+    norm_extra = 2 * 8 * sbh / (p.tp if p.sequence_parallel or p.tp == 1 else 1) if model.dim != old.dim else 0.0
+    rows = []
+    for row in memory_by_pp_rank(model, run, p, param_bytes=param_bytes):
+        layers = model.n_layers // p.pp
+        masks = 4 * (model.dim + layers * (model.dim + (model.n_heads + model.ffn_dim) / p.tp))
+        chunks = _chunks_in_flight(p, row["pp_rank"], m)
+        extra = chunks * (layers / p.stages_per_rank) * norm_extra
+        rows.append({**row, "masks": masks, "norm_activations": extra, "ramp_total": row["total"] + masks + extra})
+    fullest = max(rows, key=lambda r: r["ramp_total"])
+    count = count_parameters(old)
+    largest = max(count.embedding, count.output, old.dim * old.ffn_dim, old.dim * old.n_heads * old.head_dim)
+    return {**fullest, "budget": budget, "fits": fullest["ramp_total"] <= budget, "host_read_bytes": 3 * 4 * largest}
+
+
+def ramp_memory_lines(old: ModelConfig, model: ModelConfig, run: TrainConfig, parallel: ParallelConfig | None = None) -> list[str]:
+    r = ramp_memory(old, model, run, parallel)
+    verdict = "fits" if r["fits"] else "DOES NOT FIT"
+    return [f"During the growth ramp (masks from the old {old.n_layers} x {old.dim} model's structure), fullest pp rank "
+            f"{r['pp_rank']}: the step above {_in(2**30, r['total'])} GiB + masks {r['masks'] / 2**10:,.1f} KiB + "
+            f"unfused mask-aware norms {_in(2**30, r['norm_activations'])} GiB = {_in(2**30, r['ramp_total'])} of "
+            f"{_in(2**30, r['budget'])} GiB: {verdict}",
+            f"  growing reads one old tensor at a time with its two Adam moments: {_in(2**30, r['host_read_bytes'])} GiB "
+            "of host memory per rank at the growth step"]

@@ -55,8 +55,17 @@ from train.collectives import rank_and_world, sum_over_ranks
 from train.config import ModelConfig, ParallelConfig, TrainConfig, load_model_config, load_train_config
 from train.data import TokenSamples, valid_sets
 from train.evaluate import bits_per_byte, manifest_tokenizer, token_byte_lengths
-from train.grow import Growth, MaskRamp, ProbeLayerDistances, check_growth, grow_from_checkpoint, plan_growth, set_masks
-from train.layout import dry_run_report, layout_errors, microbatches_per_step
+from train.grow import (
+    Growth,
+    MaskRamp,
+    ProbeLayerDistances,
+    check_growth,
+    grow_from_checkpoint,
+    keep_vocabulary_rows,
+    plan_growth,
+    set_masks,
+)
+from train.layout import dry_run_report, layout_errors, microbatches_per_step, ramp_memory_lines
 from train.model import Transformer, cross_entropy_loss
 from train.schedule import lr_factor
 
@@ -158,7 +167,9 @@ class Trainer:
         manifest = json.loads((Path(cfg.data) / "manifest.json").read_text())
         vocab = manifest["tokenizer"]["vocab_size"]
         # the model and layout after each growth stage: index 0 before any, k after k stages
-        self.planned_models = [cfg.build_model_config(vocab)] + [cfg.build_model_config(vocab, s.model) for s in cfg.growth]
+        self.planned_models = [cfg.build_model_config(vocab)]
+        for stage in cfg.growth:
+            self.planned_models.append(keep_vocabulary_rows(self.planned_models[-1], cfg.build_model_config(vocab, stage.model)))
         self.planned_layouts = [cfg.parallel]
         for stage in cfg.growth:
             self.planned_layouts.append(stage.parallel or self.planned_layouts[-1])
@@ -611,18 +622,41 @@ def plot_curves(metrics_path: Path, png: Path) -> None:
 
 
 def dry_run(cfg: TrainConfig) -> int:
-    """Print the layout report; 2 when the layout cannot run. The vocabulary is the shards' when they
-    exist (the model config's otherwise), so it works for a 52B or 1T config on a laptop."""
+    """Print the layout report of the model at each stage of the run (its growth stages' models at their
+    layouts, with the memory during each ramp); 2 when a layout cannot run. The vocabulary is the shards'
+    when they exist (the model config's otherwise), so it works for a 52B or 1T config on a laptop."""
     manifest = Path(cfg.data) / "manifest.json"
     vocab = json.loads(manifest.read_text())["tokenizer"]["vocab_size"] if manifest.is_file() else None
-    model_cfg = cfg.build_model_config(vocab) if vocab else load_model_config(cfg.model)
-    if model_cfg.max_seq_len < cfg.seq_len:
-        model_cfg = model_cfg.with_changes(max_seq_len=cfg.seq_len)
-    print(dry_run_report(model_cfg, cfg))
-    errors = layout_errors(model_cfg, cfg)
+    models = []
+    for path in [None, *(stage.model for stage in cfg.growth)]:
+        model_cfg = cfg.build_model_config(vocab, path) if vocab else _with_context(load_model_config(path or cfg.model), cfg.seq_len)
+        models.append(keep_vocabulary_rows(models[-1], model_cfg) if models else model_cfg)
+    layouts = [cfg.parallel]
+    for stage in cfg.growth:
+        layouts.append(stage.parallel or layouts[-1])
+    errors = []
+    for i, (model_cfg, layout) in enumerate(zip(models, layouts)):
+        if i:
+            stage = cfg.growth[i - 1]
+            print(f"\n=== growth.{i - 1}: at step {stage.at_step:,} to {stage.model}, ramp {stage.ramp_steps} steps, "
+                  f"depth rule {stage.depth_rule} ===")
+            try:
+                check_growth(models[i - 1], model_cfg)
+            except ValueError as exc:
+                errors.append(f"growth.{i - 1}.model: {exc}")
+                continue
+        print(dry_run_report(model_cfg, cfg.model_copy(update={"model": cfg.growth[i - 1].model}) if i else cfg, layout))
+        stage_errors = layout_errors(model_cfg, cfg, layout)
+        errors += stage_errors
+        if i and not stage_errors:
+            print("\n".join(ramp_memory_lines(models[i - 1], model_cfg, cfg, layout)))
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     return 2 if errors else 0
+
+
+def _with_context(model_cfg: ModelConfig, seq_len: int) -> ModelConfig:
+    return model_cfg if model_cfg.max_seq_len >= seq_len else model_cfg.with_changes(max_seq_len=seq_len)
 
 
 PARALLEL_FLAGS = {"tp": int, "pp": int, "dp": int, "pp_schedule": str, "stages_per_rank": int, "microbatches": int,
