@@ -21,7 +21,7 @@ CONF_ARG = $(if $(CONF),--config $(CONF))
 PIPE ?= out/pipeline
 NPROC ?= 1
 
-.PHONY: help setup test demo sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
+.PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
 	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf dist \
 	bench-extract bench-dedup bench-tokenize bench-train bench-parallel clean
 
@@ -50,6 +50,11 @@ demo: sample  ## the whole chain on the built-in sample (out/demo), then a tiny 
 	$(PY) -m jobs.run_chain --config configs/demo/pipeline.yaml $(CHAIN_ARGS)
 	$(PY) -m train.pretrain --config configs/train/demo.yaml
 	$(PY) -m train.evaluate --checkpoint $(DEMO)/run --data $(DEMO)/shards --output $(DEMO)/eval
+
+demo-grow: sample  ## make demo's tiny model grown mid-run in width, heads, FFN and depth (out/demo-grow), exported to Hugging Face
+	$(PY) -m jobs.run_chain --config configs/demo/pipeline.yaml $(CHAIN_ARGS)
+	$(PY) -m train.pretrain --config configs/train/demo_grow.yaml
+	$(PY) -m train.export_hf --checkpoint out/demo-grow/run --tokenizer $(DEMO)/tokenizer --output out/demo-grow/hf --check
 
 pipeline: $(STAMP)  ## the whole chain (CONF=configs/pipeline.yaml; MASTER=, CHAIN_ARGS=--force/--from STAGE)
 	$(PY) -m jobs.run_chain --config $(or $(CONF),configs/pipeline.yaml) --master '$(MASTER)' $(CHAIN_ARGS)

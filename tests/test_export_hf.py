@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 import transformers
+from safetensors.torch import load_file, save_file
 
 from tests.test_evaluate import CORPUS, small_tokenizer
 from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, load_tokenizer
@@ -15,7 +16,7 @@ from train import checkpoint as ckpt
 from train.checkpoint import save_checkpoint
 from train.config import MODEL_CONFIG_DIR, load_model_config
 from train.evaluate import EvaluationError, find_checkpoint, load_model
-from train.export_hf import export, main
+from train.export_hf import check_export, export, main
 from train.model import Transformer
 
 TEXTS = [t for texts in CORPUS.values() for t in texts]
@@ -130,3 +131,16 @@ def test_errors(run, tokenizer_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0 and "--tokenizer" in capsys.readouterr().out
+
+
+def test_check_loads_the_export_in_transformers(run, tokenizer_dir, tmp_path, capsys):
+    """``--check``: LlamaForCausalLM on the export against the checkpoint's model; a tampered export fails it."""
+    root, _ = run
+    args = ["--checkpoint", str(root), "--tokenizer", str(tokenizer_dir), "--output", str(tmp_path / "hf"), "--check"]
+    assert main(args) == 0
+    assert "checked: transformers' LlamaForCausalLM loads" in capsys.readouterr().out
+    weights = load_file(tmp_path / "hf" / "model.safetensors")
+    weights["model.norm.weight"] = weights["model.norm.weight"] * 1.01
+    save_file(weights, tmp_path / "hf" / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(EvaluationError, match="logits differ"):
+        check_export(root, tmp_path / "hf", "float32")

@@ -1,6 +1,6 @@
 """A checkpoint as a Hugging Face Llama model that ``transformers`` loads without custom code.
 
-    python -m train.export_hf --checkpoint out/run --tokenizer out/tokenizer --output out/hf [--dtype bfloat16]
+    python -m train.export_hf --checkpoint out/run --tokenizer out/tokenizer --output out/hf [--dtype bfloat16] [--check]
 
 Our decoder is Llama's computation (``train/model.py``) plus the two muP multipliers, which are linear
 and so fold into weights: the embedding table is multiplied by ``input_mult`` and the LM head by
@@ -24,7 +24,9 @@ are the ones the model was trained on) with a ``PreTrainedTokenizerFast`` config
 tokens of ``tokenizer/vocab.py``. The weights are read from the training checkpoint (a torch distributed
 checkpoint, written at any layout) one output file's tensors at a time, never its optimizer state, into
 safetensors files of at most ``--max-shard-mb`` (with ``model.safetensors.index.json`` when there is more
-than one), in ``OUTPUT._tmp-*``, renamed into place when complete.
+than one), in ``OUTPUT._tmp-*``, renamed into place when complete. ``--check`` then loads the export in
+``transformers``' ``LlamaForCausalLM`` and compares its logits with the checkpoint's own model on a few
+hundred tokens of the tokenizer's own vocabulary.
 """
 
 from __future__ import annotations
@@ -45,7 +47,14 @@ from datapipe.io import staged_directory
 from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, TOKENIZER_FILE, load_tokenizer
 from train.checkpoint import CheckpointError, load_model_tensors
 from train.config import ModelConfig
-from train.evaluate import EvaluationError, check_model_tensors, checkpoint_growth, checkpoint_model_config, find_checkpoint
+from train.evaluate import (
+    EvaluationError,
+    check_model_tensors,
+    checkpoint_growth,
+    checkpoint_model_config,
+    find_checkpoint,
+    load_model,
+)
 from train.model import Transformer
 
 log = logging.getLogger("train.export_hf")
@@ -210,14 +219,44 @@ def parser() -> argparse.ArgumentParser:
                    help="model config YAML (vocabulary from the tokenizer); default: the one saved in the checkpoint")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="weights' dtype (default: %(default)s)")
     p.add_argument("--max-shard-mb", type=int, default=5000, help="largest weight file in MiB (default: %(default)s)")
+    p.add_argument("--check", action="store_true", help="load the export in transformers' LlamaForCausalLM and compare "
+                                                        "its logits with the checkpoint's model")
     return p
+
+
+CHECK_TOLERANCE = {"float32": 1e-4, "bfloat16": 0.1}
+"""Largest allowed logit difference of ``--check`` (bfloat16: rounding of the weights alone)."""
+
+
+def check_export(checkpoint: str | Path, output: Path, dtype: str, model_config: str | Path | None = None,
+                 tokens: int = 256) -> float:
+    """The largest logit difference between ``LlamaForCausalLM`` on the export and the checkpoint's model, on
+    ``tokens`` token ids spread over the vocabulary; raises when it is above ``CHECK_TOLERANCE``."""
+    import transformers
+
+    step_dir = find_checkpoint(checkpoint)
+    tok, _ = load_tokenizer(output / TOKENIZER_FILE)
+    config = checkpoint_model_config(step_dir, model_config, tok.get_vocab_size(with_added_tokens=True))
+    ours = load_model(step_dir, config, torch.device("cpu")).eval()
+    hf = transformers.LlamaForCausalLM.from_pretrained(output, dtype=DTYPES[dtype]).eval()
+    ids = (torch.arange(tokens) * 7919 % config.vocab_size).view(1, -1)[:, : min(tokens, config.max_seq_len)]
+    with torch.no_grad():
+        difference = float((hf(ids).logits.float() - ours(ids).float()).abs().max())
+    if difference > CHECK_TOLERANCE[dtype]:
+        raise EvaluationError(f"{output}: LlamaForCausalLM's logits differ from the checkpoint's by {difference:.3g} "
+                              f"(> {CHECK_TOLERANCE[dtype]})")
+    return difference
 
 
 def run(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.max_shard_mb < 1:
         raise EvaluationError("--max-shard-mb must be positive")
-    print(f"wrote {export(args.checkpoint, args.tokenizer, args.output, args.model_config, args.dtype, args.max_shard_mb)}")
+    output = export(args.checkpoint, args.tokenizer, args.output, args.model_config, args.dtype, args.max_shard_mb)
+    print(f"wrote {output}")
+    if args.check:
+        difference = check_export(args.checkpoint, output, args.dtype, args.model_config)
+        print(f"checked: transformers' LlamaForCausalLM loads {output}; its logits are the checkpoint's within {difference:.2g}")
 
 
 main = main_of(run, EvaluationError, CheckpointError, logs=True)
