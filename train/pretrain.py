@@ -311,7 +311,11 @@ class Trainer:
         except ValueError as exc:
             raise ConfigError(f"growth at step {step} to {stage.model}: {exc}") from None
         path = ckpt.step_dir(self.out / CHECKPOINT_DIR, step)
-        if not (path / ckpt.TRAINER_FILE).is_file():
+        try:  # this step's checkpoint, when the run has it complete and of the model in training
+            usable = ckpt.verify(path)["trainer"]["config"]["model"] == self.model_cfg.model_dump()
+        except ckpt.CheckpointError:
+            usable = False
+        if not usable:
             path = self.save()
         before = self.validate()
         distances = None
