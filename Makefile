@@ -23,7 +23,7 @@ NPROC ?= 1
 
 .PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
 	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf dist \
-	bench-extract bench-dedup bench-tokenize bench-train bench-parallel clean
+	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -147,6 +147,9 @@ bench-tokenize: $(STAMP)  ## Spark tokenize stage vs encode_batch per core; toke
 
 bench-train: $(STAMP)  ## training tokens/s and MFU on CPU (and of a ~1B model on a GPU when there is one)
 	$(PY) bench/bench_train.py
+
+bench-grow: $(STAMP)  ## MSG growth vs the target trained from scratch at equal FLOPs, and the depth rules (CPU, needs ../shared/data)
+	$(PY) bench/bench_grow.py
 
 bench-parallel: $(STAMP)  ## step time of each parallel layout vs one process (CPU, gloo); on GPUs one GPU vs DP over all (NCCL)
 	$(PY) bench/bench_parallel.py

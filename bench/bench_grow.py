@@ -44,7 +44,6 @@ import contextlib
 import gzip
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -64,11 +63,19 @@ from datapipe.heldout import is_heldout  # noqa: E402
 from datapipe.indexed import token_dtype, write_indexed_dataset  # noqa: E402
 from datapipe.io import write_files  # noqa: E402
 from datapipe.plots import png, pyplot  # noqa: E402
-from jobs.shards import HeldoutConfig, Shard, TokenizeConfig, TokenizerInfo, build_manifest, encode_documents, placement  # noqa: E402
+from jobs.shards import (  # noqa: E402
+    HeldoutConfig,
+    Shard,
+    TokenizeConfig,
+    TokenizerInfo,
+    build_manifest,
+    encode_documents,
+    placement,
+)
 from tokenizer.config import TokenizerConfig  # noqa: E402
 from tokenizer.train import train_tokenizer  # noqa: E402
 from tokenizer.vocab import TOKENIZER_FILE, load_tokenizer  # noqa: E402
-from train.config import load_train_config  # noqa: E402
+from train.config import load_model_config, load_train_config  # noqa: E402
 from train.pretrain import METRICS_FILE, Trainer  # noqa: E402
 
 SHARED = Path(os.environ.get("TELEFLM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -105,7 +112,7 @@ class Plan:
     lr_min: float = 3e-4
 
 
-FULL = Plan(steps=420, grow_at=140, ramp=40, warmup=30, eval_interval=30, eval_tokens=16_384)
+FULL = Plan(steps=420, grow_at=140, ramp=40, warmup=30, eval_interval=35, eval_tokens=16_384)
 QUICK = Plan(steps=48, grow_at=16, ramp=8, warmup=6, eval_interval=8, eval_tokens=4096)
 
 
@@ -118,7 +125,7 @@ def _gunzip_text(path: Path) -> str:
 
 def enwiki_documents(directory: Path):
     """(id, text) of every WikiExtractor article, in file order."""
-    pattern = re.compile(r'<doc id="(\d+)"[^>]*>\n(.*?)\n</doc>', re.S)
+    pattern = re.compile(r'<doc id="(\d+)"[^>]*>\n(.*?)\n</doc>', re.DOTALL)
     for path in sorted(directory.glob("wiki_*.gz")):
         for match in pattern.finditer(_gunzip_text(path)):
             yield f"enwiki-{match[1]}", match[2].strip()
@@ -127,7 +134,7 @@ def enwiki_documents(directory: Path):
 def cctv_documents(directory: Path):
     """(id, text) of every day's transcript, in date order, without HTML tags and "view the original" links."""
     for path in sorted(directory.glob("*.md.gz")):
-        text = re.sub(r"^\[查看原文\]\(.*?\)\s*$", "", _gunzip_text(path), flags=re.M)
+        text = re.sub(r"^\[查看原文\]\(.*?\)\s*$", "", _gunzip_text(path), flags=re.MULTILINE)
         text = re.sub(r"<[^>]+>", "", text)
         yield f"cctv-{path.name.removesuffix('.md.gz')}", re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -172,7 +179,8 @@ def build_data(root: Path) -> dict:
         for split in ("train", "valid"):
             # in the tokenize stage's order (its placement hash), so a capped validation takes a random sample
             part = sorted((d for d in domain_docs if split_of[d[0]] == split), key=lambda d: placement(d[0], 0, config.seed))
-            tokens = [np.frombuffer(b, dtype=dtype) for b in encode_documents(tok, eot, [t for _, t in part], dtype, 2_000_000)]
+            encoded = encode_documents(tok, eot, [text for _, text in part], dtype, config.encode_batch_chars)
+            tokens = [np.frombuffer(doc, dtype=dtype) for doc in encoded]
             shards.append(Shard(domain, split, 0))
             rows.append({"shard": len(rows), "text_bytes": sum(len(t.encode("utf-8")) for _, t in part),
                          **write_indexed_dataset(root / shards[-1].name, tokens, dtype)})
@@ -270,14 +278,19 @@ def summarize(name: str, rule: str | None, result: dict, plan: Plan) -> dict:
     if growth:
         g = growth["growth"]
         loss = dict(losses)  # row "step" k: the loss of the k-th step; step grow_at + 1 is the first at the target size
+
+        def window(first: int, n: int) -> list[float]:
+            return [loss[s] for s in range(first, first + n) if s in loss]
+
         out["growth"] = {
             "step": grow_at, "old_layers": g["old_layers"], "distances": g["distances"],
             "bpb_before": g["bpb_before"], "bpb_after": g["bpb_after"],
             "max_bpb_change": max(abs(g["bpb_after"][d] - g["bpb_before"][d]) for d in g["bpb_before"]),
             "loss_last_before": loss[grow_at], "loss_first_after": loss[grow_at + 1],
-            "loss_before": mean(loss[s] for s in range(grow_at - AROUND_GROWTH + 1, grow_at + 1) if s in loss),
-            "loss_after": mean(loss[s] for s in range(grow_at + 1, grow_at + AROUND_GROWTH + 1) if s in loss),
-            "loss_max_in_ramp": max(loss[s] for s in range(grow_at + 1, grow_at + plan.ramp + 1) if s in loss),
+            "loss_before": mean(window(grow_at - AROUND_GROWTH + 1, AROUND_GROWTH)),
+            "loss_after": mean(window(grow_at + 1, AROUND_GROWTH)),
+            "loss_max_in_ramp": max(window(grow_at + 1, plan.ramp)),
+            "loss_max_before_ramp": max(window(grow_at - plan.ramp + 1, plan.ramp)),
         }
     return out
 
@@ -299,19 +312,17 @@ def flops_to_reach(run: dict, bpb: float) -> float | None:
 # --- report --------------------------------------------------------------------------------------
 
 
-def verdict(results: list[dict]) -> list[str]:
+def verdict(results: list[dict], plan: Plan) -> list[str]:
     """What the numbers say, as sentences computed from them."""
     scratch = next(r for r in results if r["depth_rule"] is None)
     grown = [r for r in results if r["depth_rule"] is not None]
     default = next(r for r in grown if r["depth_rule"] == "distance")
-    lines = []
-    diff = default["mean_bpb"] - scratch["mean_bpb"]
-    flops_ratio = default["flops"] / scratch["flops"]
+    gain = scratch["mean_bpb"] - default["mean_bpb"]
     per_domain = ", ".join(f"{d} {default['bpb'][d] - scratch['bpb'][d]:+.4f}" for d in scratch["bpb"])
-    lines.append(f"- **Growth vs scratch** at {flops_ratio:.4f}x the training FLOPs: the grown model (distance rule) ends "
-                 f"at {default['mean_bpb']:.4f} mean held-out bits per byte, scratch at {scratch['mean_bpb']:.4f}: growth is "
-                 f"{'lower' if diff < 0 else 'higher'} by {abs(diff):.4f} ({100 * abs(diff) / scratch['mean_bpb']:.2f}%) "
-                 f"(per domain: {per_domain}).")
+    lines = [(f"- **Growth vs scratch** at {default['flops'] / scratch['flops']:.4f}x scratch's training FLOPs: the grown "
+             f"model (distance rule) ends at {default['mean_bpb']:.4f} mean held-out bits per byte, scratch at "
+             f"{scratch['mean_bpb']:.4f}: growth is {'lower' if gain > 0 else 'higher'} by {abs(gain):.4f} "
+             f"({100 * abs(gain) / scratch['mean_bpb']:.1f}%; per domain, grown - scratch: {per_domain}).")]
     reached = flops_to_reach(default, scratch["mean_bpb"])
     if reached is None:
         lines.append("- The grown run (distance) never got down to scratch's final bits per byte at any validation.")
@@ -322,22 +333,29 @@ def verdict(results: list[dict]) -> list[str]:
     worst = max(r["growth"]["max_bpb_change"] for r in grown)
     lines.append(f"- **Function preservation**: the largest change of held-out bits per byte across the growth, over "
                  f"every grown run and domain, is {worst:.2e} ({'equal' if worst < 1e-5 else 'NOT equal'} within 1e-5).")
-    lines.append("- **Loss across the growth** (training loss on each step's own batch): last step before -> first step "
-                 "after (masks at 0) " + ", ".join(f"{r['depth_rule']} {r['growth']['loss_last_before']:.3f} -> "
-                                                  f"{r['growth']['loss_first_after']:.3f}" for r in grown)
-                 + f"; mean of the {AROUND_GROWTH} steps before -> the {AROUND_GROWTH} after " + ", ".join(
-                     f"{r['depth_rule']} {r['growth']['loss_before']:.3f} -> {r['growth']['loss_after']:.3f}" for r in grown)
-                 + "; the highest step loss in the ramp is " + ", ".join(
-                     f"{r['depth_rule']} {r['growth']['loss_max_in_ramp'] - r['growth']['loss_last_before']:+.3f}" for r in grown)
-                 + " from the last step before.")
+    g = default["growth"]  # up to the first step after the growth every rule runs the same function on the same batches
+    spikes = [r["depth_rule"] for r in grown if r["growth"]["loss_max_in_ramp"] > r["growth"]["loss_max_before_ramp"]]
+    lines.append(
+        f"- **Training loss across the growth** (each step on its own batch): {g['loss_last_before']:.3f} at the last step "
+        f"before, {g['loss_first_after']:.3f} at the first after (masks at 0: the old function); mean of the "
+        f"{AROUND_GROWTH} steps before {g['loss_before']:.3f}, of the {AROUND_GROWTH} after " + ", ".join(
+            f"{r['depth_rule']} {r['growth']['loss_after']:.3f}" for r in grown)
+        + f". Highest step loss in the {plan.ramp}-step ramp: " + ", ".join(
+            f"{r['depth_rule']} {r['growth']['loss_max_in_ramp']:.3f}" for r in grown)
+        + f", against {g['loss_max_before_ramp']:.3f} in the {plan.ramp} steps before: "
+        + (f"above it for {', '.join(spikes)}." if spikes else "no loss spike above the steps before the growth."))
     ranked = sorted(grown, key=lambda r: r["mean_bpb"])
-    best, last = ranked[0], ranked[-1]
-    lines.append("- **Depth rules** (final mean bits per byte, best first): " + ", ".join(
-        f"{r['depth_rule']} {r['mean_bpb']:.4f}" for r in ranked)
-        + f"; {best['depth_rule']} beats {last['depth_rule']} by {last['mean_bpb'] - best['mean_bpb']:.4f}; "
-        + f"{sum(r['mean_bpb'] < scratch['mean_bpb'] for r in grown)} of {len(grown)} rules end below scratch. "
-        + "The old layers' new indices: " + ", ".join(f"{r['depth_rule']} {r['growth']['old_layers']}" for r in grown)
-        + f" (the old layers' distances {', '.join(f'{d:.3f}' for d in default['growth']['distances'])}). One seed per run.")
+    spread = ranked[-1]["mean_bpb"] - ranked[0]["mean_bpb"]
+    order = ", ".join(f"{r['depth_rule']} {r['mean_bpb']:.4f}" for r in ranked)
+    share = f", {100 * spread / abs(gain):.0f}% of the gap between growth and scratch" if gain else ""
+    below = sum(r["mean_bpb"] < scratch["mean_bpb"] for r in grown)
+    placed = ", ".join(f"{r['depth_rule']} {r['growth']['old_layers']}" for r in grown)
+    distances = ", ".join(f"{d:.3f}" for d in g["distances"])
+    lines.append(f"- **Depth rules** (final mean bits per byte, best first): {order}; best to worst {spread:.4f}{share}; "
+                 f"{below} of {len(grown)} end below scratch. Where the old layers went (their indices among the "
+                 f"{load_model_config(TARGET_MODEL).n_layers} layers): {placed}; the old layers' distances (mean 1 - cos "
+                 f"of a layer's input and output, which the distance rule ranks): {distances}. One seed per run: no "
+                 "seed-to-seed spread was measured.")
     return lines
 
 
@@ -353,26 +371,28 @@ def markdown(plan: Plan, data: dict, results: list[dict], notes: list[str]) -> s
     lines = [
         "# MSG growth vs training from scratch at equal training FLOPs (CPU, fp32)",
         "",
-        f"Data: {train_tokens} ({data['vocab_size']:,}-entry byte-level BPE); held-out tokens evaluated: "
+        (f"Data: {train_tokens} ({data['vocab_size']:,}-entry byte-level BPE); held-out tokens evaluated: "
         f"{evaluated}. Batch {plan.batch_tokens:,} tokens "
         f"({plan.batch_tokens // plan.seq_len} x {plan.seq_len}), seed {plan.seed}, LR {plan.lr:g} (muP base), "
-        f"{plan.warmup} warmup steps, cosine to {plan.lr_min:g} at each run's last step.",
-        f"Grown runs: {SMALL_MODEL.name} ({grown['flops_per_token'][0]:.3g} FLOPs/token) for {plan.grow_at} steps, grown to "
+        f"{plan.warmup} warmup steps, cosine to {plan.lr_min:g} at each run's last step."),
+        (f"Grown runs: {SMALL_MODEL.name} ({grown['flops_per_token'][0]:.3g} FLOPs/token) for {plan.grow_at} steps, grown to "
         f"{TARGET_MODEL.name} ({grown['flops_per_token'][1]:.3g} FLOPs/token, {grown['parameters']:,} parameters), masks "
-        f"ramping over {plan.ramp} steps, {plan.steps} steps in all. Scratch: {TARGET_MODEL.name} for {scratch['steps']} steps.",
+        f"ramping over {plan.ramp} steps, {plan.steps} steps in all. Scratch: {TARGET_MODEL.name} for {scratch['steps']} steps."),
         "",
         "| run | steps | tokens | train FLOPs | wall s (validation; CPU) | " + " | ".join(f"{d} BPB" for d in domains)
-        + f" | mean BPB | end loss (mean of last {AROUND_GROWTH} steps) | BPB before -> after growth | loss last step before -> first after growth (max in ramp) |",
+        + f" | mean BPB | end loss (mean of last {AROUND_GROWTH} steps) | BPB before -> after growth | training loss "
+        f"around growth: last step before -> first after; mean of {AROUND_GROWTH} steps before -> after; max in ramp |",
         "|---|---:|---:|---:|---:|" + "---:|" * len(domains) + "---:|---:|---|---|",
     ]
     for r in results:
         g = r.get("growth")
         bpb_growth = "-" if g is None else "; ".join(f"{d} {g['bpb_before'][d]:.5f} -> {g['bpb_after'][d]:.5f}" for d in domains)
-        loss_growth = "-" if g is None else f"{g['loss_last_before']:.3f} -> {g['loss_first_after']:.3f} ({g['loss_max_in_ramp']:.3f})"
+        loss_growth = "-" if g is None else (f"{g['loss_last_before']:.3f} -> {g['loss_first_after']:.3f}; "
+                                             f"{g['loss_before']:.3f} -> {g['loss_after']:.3f}; {g['loss_max_in_ramp']:.3f}")
         lines.append(f"| {r['run']} | {r['steps']} | {r['tokens']:,} | {r['flops']:.4g} | {r['wall_seconds']:.0f} "
                      f"({r['eval_seconds']:.0f}; {r['cpu_seconds']:.0f}) | " + " | ".join(f"{r['bpb'][d]:.4f}" for d in domains)
                      + f" | {r['mean_bpb']:.4f} | {r['end_loss']:.3f} | {bpb_growth} | {loss_growth} |")
-    return "\n".join(lines + ["", "What is seen:", "", *verdict(results), "", *notes]) + "\n"
+    return "\n".join(lines + ["", "What is seen:", "", *verdict(results, plan), "", *notes]) + "\n"
 
 
 def plot(results: list[dict], plan: Plan) -> bytes:
@@ -435,12 +455,12 @@ def main(argv: list[str] | None = None) -> int:
     config = run_config(plan, data_dir, runs / "scratch", TARGET_MODEL, scratch_steps, None)
     results.append(summarize("scratch", None, train("scratch", config, runs), plan))
 
-    notes = [f"Wall time of the whole bench: {time.perf_counter() - started:.0f} s on {torch.get_num_threads()} threads. A run's "
-             "wall time is its training loop with validations and checkpoints (the validation part in brackets, with the "
-             "CPU seconds of the process: up to 2x wall on 2 busy threads, less when other work shares the cores). "
+    notes = [(f"Wall time of the whole bench: {time.perf_counter() - started:.0f} s on {torch.get_num_threads()} threads. "
+             "A run's wall time is its training loop with its validations and checkpoints; in brackets the validations' "
+             "part and the process's CPU seconds (about 2x wall when the 2 threads have the cores to themselves). "
              "FLOPs per token: 6 x matmul weights + 12 x layers x width x seq (``train.flops``); a grown run counts the "
              "target's FLOPs from the growth on (the masked forward is the target's). Validation, growth and the "
-             "distance rule's calibration forward are not training FLOPs."]
+             "distance rule's calibration forward are not training FLOPs.")]
     if args.quick:
         notes.append(f"Quick mode ({plan.steps} steps): a smoke test, the comparison is not meaningful at this length.")
     md = markdown(plan, data, results, notes)

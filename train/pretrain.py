@@ -495,10 +495,11 @@ class Trainer:
         try:
             while self.state.step < cfg.max_steps:
                 if self.stages_done < len(cfg.growth) and self.state.step == cfg.growth[self.stages_done].at_step:
+                    paused = time.perf_counter()
                     event = self.grow()
                     if main:
                         metrics.write_growth(event)
-                    window_start, window_tokens = time.perf_counter(), 0
+                    window_start += time.perf_counter() - paused
                 self._set_masks()
                 row = self.train_step()
                 window_tokens += cfg.global_batch_tokens
@@ -519,12 +520,14 @@ class Trainer:
                               f"lr {row['lr']:.3g} | {tps:,.0f} tok/s | {mfu_text}"
                               f"skipped {self.state.skipped_total} | eta {eta:.0f}s", flush=True)
                     window_start, window_tokens = time.perf_counter(), 0
+                paused = time.perf_counter()  # validation and checkpoints are not training time
                 if cfg.eval_interval and step % cfg.eval_interval == 0 and step < cfg.max_steps:
                     bpb = self.validate()
                     if main:
                         metrics.write_eval(step, bpb)
                 if step % cfg.checkpoint_interval == 0 or step == cfg.max_steps:
                     self.save()
+                window_start += time.perf_counter() - paused
             bpb = self.validate()
             if main:
                 metrics.write_eval(self.state.step, bpb)
