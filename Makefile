@@ -22,7 +22,7 @@ PIPE ?= out/pipeline
 NPROC ?= 1
 
 .PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
-	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf dist \
+	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf sft-select dist \
 	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel clean
 
 help:  ## list the targets
@@ -132,6 +132,9 @@ eval: $(STAMP)  ## bits per byte per domain on held-out shards (CKPT=run or step
 
 export-hf: $(STAMP)  ## a Hugging Face Llama checkpoint (CKPT=run or step dir, TOK=$(PIPE)/tokenizer, OUT=dir)
 	$(PY) -m train.export_hf --checkpoint $(CKPT) --tokenizer $(or $(TOK),$(PIPE)/tokenizer) --output $(OUT)
+
+sft-select: $(STAMP)  ## select SFT conversations (IN=../shared/data/instruct, OUT=dir, N=30000): conversations.jsonl + report
+	$(PY) -m datapipe.instruct.select --input $(or $(IN),../shared/data/instruct) --output $(OUT) $(if $(N),--target $(N))
 
 dist: $(STAMP)  ## build dist/teleflm.zip, the code to ship to a cluster with --py-files
 	$(PY) -m jobs.dist --output dist/teleflm.zip
