@@ -358,7 +358,7 @@ def run(argv: list[str] | None = None) -> int:
     from datapipe.instruct.conversation import write_jsonl
     from datapipe.io import staged_directory
 
-    p = argparse.ArgumentParser(prog="python -m datapipe.instruct.select", description=__doc__.split("\n\n")[0].strip('"'))
+    p = argparse.ArgumentParser(prog="python -m datapipe.instruct.select", description=__doc__.split("\n\n")[0].replace('"', ""))
     p.add_argument("--input", required=True, help="instruction files or a directory of them (e.g. ../shared/data/instruct)")
     p.add_argument("--output", required=True, help="directory for conversations.jsonl, report.json and report.md")
     p.add_argument("--config", default="configs/sft_select.yaml", help="selection config (default: %(default)s)")
