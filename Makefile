@@ -22,7 +22,7 @@ PIPE ?= out/pipeline
 NPROC ?= 1
 
 .PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
-	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf sft-select dist \
+	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf sft-select sft dist \
 	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel clean
 
 help:  ## list the targets
@@ -135,6 +135,9 @@ export-hf: $(STAMP)  ## a Hugging Face Llama checkpoint (CKPT=run or step dir, T
 
 sft-select: $(STAMP)  ## select SFT conversations (IN=../shared/data/instruct, OUT=dir, N=30000): conversations.jsonl + report
 	$(PY) -m datapipe.instruct.select --input $(or $(IN),../shared/data/instruct) --output $(OUT) $(if $(N),--target $(N))
+
+sft: $(STAMP)  ## fine-tune a pretrained run on conversations (CKPT=run or step, DATA=selection dir or JSONL, OUT=run dir; CONF=configs/train/sft_demo.yaml, SFT_ARGS=)
+	$(PY) -m train.sft --config $(or $(CONF),configs/train/sft_demo.yaml) --init $(CKPT) --data $(DATA) --out $(OUT) $(SFT_ARGS)
 
 dist: $(STAMP)  ## build dist/teleflm.zip, the code to ship to a cluster with --py-files
 	$(PY) -m jobs.dist --output dist/teleflm.zip

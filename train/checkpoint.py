@@ -366,6 +366,16 @@ def load_checkpoint(path: str | Path, meta: dict, parts: list[nn.Module], optimi
     return True
 
 
+def load_model_weights(path: str | Path, parts: list[nn.Module]) -> None:
+    """Load only the model weights of a checkpoint (any layout) into this rank's parts, each reading its own
+    shards: how a fine-tuning run starts from a pretrained one (its optimizer starts fresh)."""
+    states = [get_model_state_dict(part) for part in parts]
+    merged = {MODEL_KEY: {k: v for sd in states for k, v in sd.items()}}
+    _dcp_load(merged, Path(path))
+    for sd, part in zip(states, parts):
+        set_model_state_dict(part, {k: merged[MODEL_KEY][k] for k in sd})
+
+
 def tensor_shapes(path: str | Path, prefix: str = MODEL_KEY) -> dict[str, tuple[int, ...]]:
     """The shape of every tensor under ``prefix`` (``model``: by parameter name; ``optimizer``: by flat
     optimizer key, ``state.<name>.exp_avg``) of a checkpoint, from its metadata alone."""

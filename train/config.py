@@ -282,12 +282,13 @@ class TrainConfig(StrictModel):
         return cfg
 
 
-def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
-    """A run config from YAML; relative ``model``/``data``/``out`` paths stay relative to the working directory."""
-    cfg = load_config(TrainConfig, path)
+def load_train_config(path: str | Path, overrides: dict | None = None, kind: type[TrainConfig] = TrainConfig) -> TrainConfig:
+    """A run config (or a subclass's: an SFT run's) from YAML; relative ``model``/``data``/``out`` paths stay
+    relative to the working directory."""
+    cfg = load_config(kind, path)
     if not overrides:
         return cfg
     try:
-        return TrainConfig.model_validate({**cfg.model_dump(), **overrides})
+        return kind.model_validate({**cfg.model_dump(), **overrides})
     except ValidationError as exc:
         raise ConfigError(f"{path} with {overrides}: {exc}") from None

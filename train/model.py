@@ -40,9 +40,12 @@ def rope_tables(head_dim: int, max_seq_len: int, theta: float, device=None) -> t
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate ``x`` (batch, seq, heads, head_dim): pairs are (i, i + head_dim/2), as in the HF Llama layout."""
+    """Rotate ``x`` (batch, seq, heads, head_dim): pairs are (i, i + head_dim/2), as in the HF Llama layout.
+    ``cos``/``sin`` are (seq, head_dim/2), or (batch, seq, head_dim/2) for per-row positions."""
     first, second = x.float().chunk(2, dim=-1)
-    cos, sin = cos[None, :, None, :], sin[None, :, None, :]
+    if cos.dim() == 2:
+        cos, sin = cos[None], sin[None]
+    cos, sin = cos[:, :, None, :], sin[:, :, None, :]
     rotated = torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)
     return rotated.type_as(x)
 
@@ -70,7 +73,8 @@ class Attention(nn.Module):
         self.wv = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
         self.wo = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (batch, seq, seq), True where a position may attend: packed documents; None: causal."""
         batch, seq, _ = x.shape
         # -1 heads: a tensor-parallel shard holds fewer heads than the config says.
         q = self.wq(x).view(batch, seq, -1, self.head_dim)
@@ -78,7 +82,11 @@ class Attention(nn.Module):
         v = self.wv(x).view(batch, seq, -1, self.head_dim)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=k.shape[1] != q.shape[1])
+        gqa = k.shape[1] != q.shape[1]
+        if mask is None:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None], enable_gqa=gqa)
         out = out.transpose(1, 2)
         if self.head_mask is not None:
             out = out * self.head_mask[:, None].to(out.dtype)
@@ -111,9 +119,9 @@ class TransformerBlock(nn.Module):
         self.feed_forward = FeedForward(config)
         self.register_buffer("branch_mask", None, persistent=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         mask = None if self.branch_mask is None else self.branch_mask.to(x.dtype)
-        attention = self.attention(self.attention_norm(x), cos, sin)
+        attention = self.attention(self.attention_norm(x), cos, sin, attention_mask)
         h = x + (attention if mask is None else attention * mask)
         feed_forward = self.feed_forward(self.ffn_norm(h))
         return h + (feed_forward if mask is None else feed_forward * mask)
@@ -148,8 +156,11 @@ class Transformer(nn.Module):
             self.config.head_dim, self.config.max_seq_len, self.config.rope_theta, device=device or self.rope_cos.device
         )
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``tokens`` (batch, seq) of ids, or (batch, seq, dim) hidden states on a stage without embeddings."""
+    def forward(self, tokens: torch.Tensor, documents: torch.Tensor | None = None) -> torch.Tensor:
+        """``tokens`` (batch, seq) of ids, or (batch, seq, dim) hidden states on a stage without embeddings.
+        ``documents`` (batch, seq): which packed document each position belongs to (consecutive positions
+        of one id); attention stays within a document and positions restart at each, so a packed row
+        computes what its documents would alone. None: one document per row."""
         seq = tokens.shape[1]
         if seq > self.config.max_seq_len:
             raise ValueError(f"sequence of {seq} tokens is longer than max_seq_len {self.config.max_seq_len}")
@@ -159,11 +170,27 @@ class Transformer(nn.Module):
         else:
             h = tokens
         cos, sin = self.rope_cos[:seq], self.rope_sin[:seq]
+        attention_mask = None
+        if documents is not None:
+            positions, attention_mask = document_positions_and_mask(documents)
+            cos, sin = self.rope_cos[positions], self.rope_sin[positions]
         for layer in self.layers.values():
-            h = layer(h, cos, sin)
+            h = layer(h, cos, sin, attention_mask)
         if self.norm is not None:
             h = self.norm(h)
         return self.output(h) * self.logit_scale if self.output is not None else h
+
+
+def document_positions_and_mask(documents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per position its index within its document, and the (batch, seq, seq) mask of causal attention
+    within a document, for rows of packed documents (``documents``: an id per position, runs of one id)."""
+    seq = documents.shape[1]
+    index = torch.arange(seq, device=documents.device).expand_as(documents)
+    starts = torch.ones_like(documents, dtype=torch.bool)
+    starts[:, 1:] = documents[:, 1:] != documents[:, :-1]
+    first = torch.where(starts, index, torch.zeros_like(index)).cummax(dim=1).values
+    causal = torch.ones(seq, seq, dtype=torch.bool, device=documents.device).tril()
+    return index - first, (documents[:, :, None] == documents[:, None, :]) & causal
 
 
 def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:

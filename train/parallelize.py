@@ -172,7 +172,7 @@ def stage_module(model_cfg: ModelConfig, layers: range, first: bool, last: bool)
 
 
 def pipeline_schedule(parts: list[Transformer], mesh: MeshRank, device: torch.device, n_microbatches: int,
-                      loss_fn=None) -> PipelineScheduleSingle | PipelineScheduleMulti:
+                      loss_fn=None, scale_grads: bool = True) -> PipelineScheduleSingle | PipelineScheduleMulti:
     """The schedule that drives this rank's stages: the training one (``loss_fn`` given: 1F1B or
     interleaved 1F1B, as the layout says), or a forward-only one (GPipe, or looped BFS for several stages
     per rank) for evaluation. Each schedule has its own ``PipelineStage`` objects over the same parts."""
@@ -181,8 +181,8 @@ def pipeline_schedule(parts: list[Transformer], mesh: MeshRank, device: torch.de
     if loss_fn is None:
         return ScheduleGPipe(stages[0], n_microbatches) if len(stages) == 1 else ScheduleLoopedBFS(stages, n_microbatches)
     if p.pp_schedule == "1f1b":
-        return Schedule1F1B(stages[0], n_microbatches, loss_fn=loss_fn)
-    return ScheduleInterleaved1F1B(stages, n_microbatches, loss_fn=loss_fn)
+        return Schedule1F1B(stages[0], n_microbatches, loss_fn=loss_fn, scale_grads=scale_grads)
+    return ScheduleInterleaved1F1B(stages, n_microbatches, loss_fn=loss_fn, scale_grads=scale_grads)
 
 
 # --- 2. tensor parallel ---------------------------------------------------------------------------
@@ -212,8 +212,8 @@ def apply_tensor_parallel(module: Transformer, tp_mesh: DeviceMesh, sequence_par
         if sequence_parallel:
             plan |= {
                 "attention_norm": SequenceParallel(),
-                "attention": PrepareModuleInput(input_layouts=(Shard(1), None, None),
-                                                desired_input_layouts=(Replicate(), None, None)),
+                "attention": PrepareModuleInput(input_layouts=(Shard(1), None, None, None),
+                                                desired_input_layouts=(Replicate(), None, None, None)),
                 "ffn_norm": SequenceParallel(),
                 "feed_forward": PrepareModuleInput(input_layouts=(Shard(1),), desired_input_layouts=(Replicate(),)),
             }
@@ -226,7 +226,7 @@ def apply_tensor_parallel(module: Transformer, tp_mesh: DeviceMesh, sequence_par
                                                                desired_input_layouts=(Shard(1),)))
         first_block = module.layers[min(module.layers, key=int)]
         parallelize_module(first_block, tp_mesh, PrepareModuleInput(
-            input_layouts=(Shard(1), None, None), desired_input_layouts=(Shard(1), None, None), use_local_output=True))
+            input_layouts=(Shard(1), None, None, None), desired_input_layouts=(Shard(1), None, None, None), use_local_output=True))
 
 
 # --- 3. data parallel -----------------------------------------------------------------------------

@@ -161,12 +161,14 @@ class Trainer:
     ``parts`` are this rank's pipeline stages (one process: one part, the whole model), each with its muP
     AdamW in ``optimizers``; the same code runs at every layout."""
 
+    EVAL_METRIC = ("bpb", "bits per byte")
+    """What ``validate`` measures per held-out set: its key and its name in the logs."""
+
     def __init__(self, cfg: TrainConfig, resume: str = "auto"):
         self.run_cfg = cfg
         self.out = Path(cfg.out)
-        manifest = json.loads((Path(cfg.data) / "manifest.json").read_text())
-        vocab = manifest["tokenizer"]["vocab_size"]
         # the model and layout after each growth stage: index 0 before any, k after k stages
+        vocab = self._setup_data(cfg)
         self.planned_models = [cfg.build_model_config(vocab)]
         for stage in cfg.growth:
             self.planned_models.append(keep_vocabulary_rows(self.planned_models[-1], cfg.build_model_config(vocab, stage.model)))
@@ -180,18 +182,27 @@ class Trainer:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)  # the weights do not come from it (train.mup draws them by name); a resume restores it
-        self.data = TokenSamples(cfg.data, cfg.seq_len, split="train", seed=cfg.seed)
-        self.valid = valid_sets(cfg.data)
-        tokenizer = manifest_tokenizer(manifest)  # exact bytes of a capped validation; apportioned without it
-        self.token_bytes = token_byte_lengths(tokenizer) if tokenizer is not None else None
         self.state = RunState()
         self.stages_done = 0  # growth stages applied
         self.growth: Growth | None = None  # the growth whose masks are ramping, None once folded
         found = self._find_checkpoint(resume)
         if found is None:
             self._build(self.planned_models[0], cfg.parallel)
+            self._initial_weights()
         else:
             self._resume(*found)
+
+    def _setup_data(self, cfg: TrainConfig) -> int:
+        """The training and held-out data; returns the vocabulary size (the shards' tokenizer's)."""
+        manifest = json.loads((Path(cfg.data) / "manifest.json").read_text())
+        self.data = TokenSamples(cfg.data, cfg.seq_len, split="train", seed=cfg.seed)
+        self.valid = valid_sets(cfg.data)
+        tokenizer = manifest_tokenizer(manifest)  # exact bytes of a capped validation; apportioned without it
+        self.token_bytes = token_byte_lengths(tokenizer) if tokenizer is not None else None
+        return manifest["tokenizer"]["vocab_size"]
+
+    def _initial_weights(self) -> None:
+        """The weights of a run that starts from no checkpoint of its own: as drawn from the seed."""
 
     def _mesh(self, layout: ParallelConfig) -> parallelize.MeshRank:
         """The mesh of ``layout`` (the process group, once made, is kept across layouts)."""
@@ -215,7 +226,7 @@ class Trainer:
         self.pp_group = self.mesh.group("pp")
         pipelined = layout.pp > 1
         self.schedule = parallelize.pipeline_schedule(self.parts, self.mesh, self.device, self.n_microbatches,
-                                                      cross_entropy_loss) if pipelined else None
+                                                      self.schedule_loss, self.SCHEDULE_SCALES_GRADS) if pipelined else None
         self.eval_schedule = parallelize.pipeline_schedule(self.parts, self.mesh, self.device, 1) if pipelined else None
         with torch.device("meta"):
             whole = Transformer(model_cfg)
@@ -362,6 +373,24 @@ class Trainer:
         autocast = torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None)
         return autocast, (loss_parallel() if self.cfg.parallel.tp > 1 else nullcontext())
 
+    def _sync_only_at_last(self, part: nn.Module, last: bool) -> None:
+        """Data-parallel communication of one microbatch's backward: zero1 and ddp reduce once, in the last
+        microbatch's backward; fsdp2 (ZeRO-3) reduces every microbatch so that no unsharded gradient is kept
+        between them. zero1 keeps the parameters it gathered in the first forward until the last backward:
+        one all-gather per step, however many microbatches."""
+        mode = self.cfg.parallel.data_parallel if isinstance(part, FSDPModule) else None
+        if mode in ("zero1", "ddp"):
+            part.set_requires_gradient_sync(last)
+        if mode == "zero1":
+            part.set_reshard_after_backward(last)
+
+    def schedule_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss of one microbatch under a pipeline schedule, which divides the gradients by the
+        number of microbatches (``SCHEDULE_SCALES_GRADS``)."""
+        return cross_entropy_loss(logits, targets)
+
+    SCHEDULE_SCALES_GRADS = True
+
     def forward_backward(self, step: int) -> float:
         """Accumulate the gradient of this rank's share of the global batch of ``step`` in ``n_microbatches``
         microbatches; returns the mean loss of the whole global batch (the same on every rank)."""
@@ -379,17 +408,8 @@ class Trainer:
                     local = torch.stack([_local_value(loss) for loss in losses]).sum() / n
             else:
                 part = self.parts[0]
-                mode = self.cfg.parallel.data_parallel if isinstance(part, FSDPModule) else None
                 for m, (x, y) in enumerate(zip(inputs.chunk(n), targets.chunk(n))):
-                    last = m == n - 1
-                    # zero1 and ddp reduce once, in the last microbatch's backward; fsdp2 (ZeRO-3) reduces
-                    # every microbatch so that no unsharded gradient is kept between them
-                    if mode in ("zero1", "ddp"):
-                        part.set_requires_gradient_sync(last)
-                    # zero1 keeps the parameters it gathered in the first forward until the last backward:
-                    # one all-gather per step, however many microbatches
-                    if mode == "zero1":
-                        part.set_reshard_after_backward(last)
+                    self._sync_only_at_last(part, m == n - 1)
                     with autocast:
                         loss = cross_entropy_loss(part(x), y) / n
                     loss.backward()
@@ -485,7 +505,7 @@ class Trainer:
         validation and checkpoint."""
         cfg, main = self.run_cfg, self.rank == 0
         p = self.cfg.parallel
-        metrics = MetricsLog(self.out, self.state.step) if main else None
+        metrics = MetricsLog(self.out, self.state.step, *self.EVAL_METRIC) if main else None
         peak = f"peak {self.peak.flops:.3g} FLOP/s ({self.peak.source})" if self.peak else "no peak known, no MFU"
         log.info("model: %s parameters, %.3g FLOPs/token; %d micro-batches of %d x %d tokens per step; %s"
                  "; %d rank(s): dp %d x pp %d x tp %d", f"{self.n_parameters:,}", self.flops_per_token, self.n_microbatches,
@@ -554,7 +574,8 @@ class MetricsLog:
     ``loss.png`` curve. On resume, records of steps after the checkpoint are dropped first, so the file
     holds one curve."""
 
-    def __init__(self, out: Path, start_step: int):
+    def __init__(self, out: Path, start_step: int, metric: str = "bpb", label: str = "bits per byte"):
+        self.metric, self.label = metric, label
         self.path = out / METRICS_FILE
         kept = []
         if self.path.exists():  # a growth at the resume step happens again
@@ -574,11 +595,11 @@ class MetricsLog:
                 self.tb.add_scalar(f"train/{key}", row[key], row["step"])
 
     def write_eval(self, step: int, bpb: dict[str, dict]) -> None:
-        self.file.write(json.dumps({"step": step, "eval": {d: r["bpb"] for d, r in bpb.items()}}) + "\n")
+        self.file.write(json.dumps({"step": step, "eval": {d: r[self.metric] for d, r in bpb.items()}}) + "\n")
         self.file.flush()
         for domain, r in bpb.items():
-            self.tb.add_scalar(f"valid_bpb/{domain}", r["bpb"], step)
-        print(f"step {step} validation bits per byte: " + ", ".join(f"{d} {r['bpb']:.3f}" for d, r in bpb.items()), flush=True)
+            self.tb.add_scalar(f"valid_{self.metric}/{domain}", r[self.metric], step)
+        print(f"step {step} validation {self.label}: " + ", ".join(f"{d} {r[self.metric]:.4f}" for d, r in bpb.items()), flush=True)
 
     def write_growth(self, event: dict) -> None:
         self.file.write(json.dumps(event) + "\n")
@@ -591,11 +612,11 @@ class MetricsLog:
     def close(self) -> None:
         self.file.close()
         self.tb.close()
-        plot_curves(self.path, self.path.with_name("loss.png"))
+        plot_curves(self.path, self.path.with_name("loss.png"), self.label)
 
 
-def plot_curves(metrics_path: Path, png: Path) -> None:
-    """Training loss and validation bits per byte against step."""
+def plot_curves(metrics_path: Path, png: Path, label: str = "bits per byte") -> None:
+    """Training loss and the held-out metric (bits per byte, or an SFT run's loss) against step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -613,7 +634,7 @@ def plot_curves(metrics_path: Path, png: Path) -> None:
     for domain in sorted({d for r in evals for d in r["eval"]}):
         pts = [(r["step"], r["eval"][domain]) for r in evals if domain in r["eval"]]
         axes[1].plot(*zip(*pts), marker="o", label=domain)
-    axes[1].set(xlabel="step", ylabel="bits per byte", title="held-out bits per byte")
+    axes[1].set(xlabel="step", ylabel=label, title=f"held-out {label}")
     for ax in axes:
         for r in growths:
             ax.axvline(r["step"], color="grey", linestyle=":", linewidth=1)
