@@ -119,3 +119,29 @@ def test_another_model_than_the_pretrained_is_refused(setup, tmp_path):
     other.write_text(yaml.safe_dump({**setup["config"].model_dump(exclude_unset=True), "ffn_dim": 320}))
     with pytest.raises(ConfigError, match="is not the model of"):
         SFTTrainer(load_train_config(write_config(setup, tmp_path / "o", model=str(other)), kind=SFTConfig), resume="none")
+
+
+def test_exported_chat_model_generates_a_reply_in_transformers(setup, tmp_path):
+    """The SFT model exported with the chat template: apply_chat_template's prompt ids are the trainer's, and
+    LlamaForCausalLM generates a reply from them (greedy), stopping at most at the end of its turn."""
+    import transformers
+
+    from tokenizer.chat import IM_END, encode_conversation
+    from train.export_hf import export
+
+    trainer = SFTTrainer(load_train_config(write_config(setup, tmp_path / "run", max_steps=2), kind=SFTConfig), resume="none")
+    trainer.run()
+    out = export(tmp_path / "run", setup["tokenizer"], tmp_path / "hf")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+    model = transformers.LlamaForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    messages = [{"role": "user", "content": "What is a tokenizer?"}]
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+    ids, _ = encode_conversation(chat_tokenizer(setup["tokenizer"]), messages + [{"role": "assistant", "content": "x"}])
+    assert ids[: len(prompt)] == prompt
+    assert IM_END in tokenizer.get_vocab() and tokenizer.convert_tokens_to_ids(IM_END) in model.generation_config.eos_token_id
+    reply = model.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False)[0, len(prompt):]
+    assert 0 < len(reply) <= 12
+    with torch.no_grad():  # the export computes what the trainer's model computes
+        ours = trainer.parts[0].eval()(torch.tensor([prompt]))
+        theirs = model(torch.tensor([prompt])).logits
+    assert float((ours - theirs).abs().max()) < 1e-4

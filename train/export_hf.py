@@ -44,6 +44,7 @@ from safetensors.torch import save_file
 
 from datapipe.cli import main_of
 from datapipe.io import staged_directory
+from tokenizer.chat import CHAT_TEMPLATE, IM_END, chat_tokenizer_json
 from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, TOKENIZER_FILE, load_tokenizer
 from train.checkpoint import CheckpointError, load_model_tensors
 from train.config import ModelConfig
@@ -120,18 +121,31 @@ def hf_config(config: ModelConfig, special: dict[str, int], dtype: str) -> dict:
     }
 
 
-def tokenizer_files(config: ModelConfig, special: dict[str, int]) -> dict[str, dict]:
-    """``tokenizer_config.json``, ``special_tokens_map.json`` and ``generation_config.json``."""
+def tokenizer_files(config: ModelConfig, special: dict[str, int], chat: bool = False) -> dict[str, dict]:
+    """``tokenizer_config.json``, ``special_tokens_map.json`` and ``generation_config.json``; a chat model
+    (``chat``) gets the chat template, control tokens recognised in text (as its training had them) and
+    generation that stops at the end of its turn."""
     tokens = {"bos_token": BEGIN_OF_TEXT, "eos_token": END_OF_TEXT, "pad_token": PADDING}
+    tokenizer_config = {"tokenizer_class": "PreTrainedTokenizerFast", **tokens, "model_max_length": config.max_seq_len,
+                        "clean_up_tokenization_spaces": False,
+                        # as in pretraining: "<|endoftext|>" written in a text is text, not the control token
+                        "split_special_tokens": True}
+    eos = special[END_OF_TEXT]
+    if chat:
+        tokenizer_config.update(chat_template=CHAT_TEMPLATE, split_special_tokens=False)
+        eos = [special[IM_END], special[END_OF_TEXT]]
     return {
-        "tokenizer_config.json": {"tokenizer_class": "PreTrainedTokenizerFast", **tokens,
-                                  "model_max_length": config.max_seq_len, "clean_up_tokenization_spaces": False,
-                                  # as in training: "<|endoftext|>" written in a text is text, not the control token
-                                  "split_special_tokens": True},
+        "tokenizer_config.json": tokenizer_config,
         "special_tokens_map.json": tokens,
-        "generation_config.json": {"bos_token_id": special[BEGIN_OF_TEXT], "eos_token_id": special[END_OF_TEXT],
+        "generation_config.json": {"bos_token_id": special[BEGIN_OF_TEXT], "eos_token_id": eos,
                                    "pad_token_id": special[PADDING]},
     }
+
+
+def is_chat_checkpoint(step_dir: Path) -> bool:
+    """Whether a checkpoint is of a fine-tuning run on conversations (``train.sft``)."""
+    meta = json.loads((step_dir / "trainer.json").read_text())
+    return bool(((meta.get("trainer") or {}).get("config") or {}).get("run", {}).get("sft"))
 
 
 def plan_shards(shapes: dict[str, tuple[int, ...]], itemsize: int, max_shard_bytes: int) -> list[list[str]]:
@@ -196,14 +210,21 @@ def export(checkpoint: str | Path, tokenizer: str | Path, output: str | Path, mo
         raise EvaluationError(str(exc)) from None
     vocab_size = tok.get_vocab_size(with_added_tokens=True)
     config = checkpoint_model_config(step_dir, model_config, vocab_size)
-    special = special_token_ids(tok)
+    chat = is_chat_checkpoint(step_dir)
+    tokenizer_json = json.loads(tok_file.read_text(encoding="utf-8"))
+    if chat:
+        tokenizer_json = chat_tokenizer_json(tokenizer_json)
+    special = special_token_ids(tok) | ({IM_END: tokenizer_json["model"]["vocab"][IM_END]} if chat else {})
     output = Path(output)
     with staged_directory(output) as tmp:
         shards = write_weights(step_dir, config, tmp, DTYPES[dtype], max_shard_mb * 2**20)
-        files = {"config.json": hf_config(config, special, dtype), **tokenizer_files(config, special)}
+        files = {"config.json": hf_config(config, special, dtype), **tokenizer_files(config, special, chat)}
         for name, content in files.items():
             (tmp / name).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        shutil.copyfile(tok_file, tmp / TOKENIZER_FILE)
+        if chat:  # the chat tokens in place of the reserved ones they take (same ids)
+            (tmp / TOKENIZER_FILE).write_text(json.dumps(tokenizer_json, ensure_ascii=False), encoding="utf-8")
+        else:
+            shutil.copyfile(tok_file, tmp / TOKENIZER_FILE)
     log.info("exported %s (%d layers, %d embedding rows, %s, %d weight file(s)) to %s",
              step_dir, config.n_layers, config.embedding_rows, dtype, shards, output)
     return output
