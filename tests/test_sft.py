@@ -145,3 +145,37 @@ def test_exported_chat_model_generates_a_reply_in_transformers(setup, tmp_path):
         ours = trainer.parts[0].eval()(torch.tensor([prompt]))
         theirs = model(torch.tensor([prompt])).logits
     assert float((ours - theirs).abs().max()) < 1e-4
+
+
+def _sft_worker(rank: int, world: int, port: int, jobs: list[tuple[str, str]], queue) -> None:
+    import os
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    results = []
+    for config, resume in jobs:
+        trainer = SFTTrainer(load_train_config(config, kind=SFTConfig), resume=resume)
+        history = trainer.run()
+        results.append({"losses": [r["loss"] for r in history], "valid": trainer.validate()["held-out"]["loss"]})
+    queue.put((rank, results))
+    dist.destroy_process_group()
+
+
+def test_parallel_layouts_follow_one_process(setup, tmp_path):
+    """DP 2 and TP 2 (packed rows) and PP 2 (unpacked rows: the same loss) against one process."""
+    from tests.test_parallel import launch
+
+    layouts = {"dp2": {"dp": 2}, "tp2": {"tp": 2}, "pp2": {"pp": 2, "microbatches": 2}}
+    reference = {}
+    for pack in (True, False):
+        trainer = SFTTrainer(load_train_config(write_config(setup, tmp_path / f"one_{pack}", sft={
+            **yaml.safe_load(open(write_config(setup, tmp_path / "x")))["sft"], "pack": pack}), kind=SFTConfig), resume="none")
+        history = trainer.run()
+        reference[pack] = {"losses": [r["loss"] for r in history], "valid": trainer.validate()["held-out"]["loss"]}
+    jobs = [(write_config(setup, tmp_path / name, parallel=layout), "none") for name, layout in layouts.items()]
+    for (name, layout), result in zip(layouts.items(), launch(2, jobs, _sft_worker)):
+        expected = reference[layout.get("pp", 1) == 1]
+        torch.testing.assert_close(result[0]["losses"], expected["losses"], rtol=0, atol=1e-5, msg=name)
+        assert abs(result[0]["valid"] - expected["valid"]) < 1e-5, name

@@ -197,8 +197,11 @@ class SFTTrainer(Trainer):
                                                  ignore_index=IGNORE, reduction="sum")
 
     def forward_backward(self, step: int) -> float:
+        """As ``Trainer.forward_backward``, with the loss of each microbatch its assistant tokens' summed loss
+        over the global batch's count. Data parallelism averages the ranks' gradients, so each rank's share
+        goes into the backward times dp (the average of the shares times dp is their sum)."""
         inputs, targets, documents, count = self.local_batch(step)
-        count = max(count, 1)
+        count = max(count, 1) / self.cfg.parallel.dp
         autocast, loss_ctx = self._contexts()
         n = self.n_microbatches
         local = torch.zeros((), device=self.device)
@@ -210,7 +213,7 @@ class SFTTrainer(Trainer):
                     self.schedule.step(*([inputs] if self.has_first else []), target=targets if self.has_last else None,
                                        losses=losses)
                 if self.has_last:
-                    local = torch.stack([_local_value(loss) for loss in losses]).sum()
+                    local = torch.stack([_local_value(loss) for loss in losses]).sum() / self.cfg.parallel.dp
             else:
                 part = self.parts[0]
                 packed = self.data.pack
@@ -219,7 +222,7 @@ class SFTTrainer(Trainer):
                     with autocast:
                         loss = self.loss_sum(part(x, d) if packed else part(x), y) / count
                     loss.backward()
-                    local += _local_value(loss)
+                    local += _local_value(loss) / self.cfg.parallel.dp
         holds_loss = self.has_last and self.mesh.tp_rank == 0
         return float(sum_over_ranks(local if holds_loss else torch.zeros_like(local)))
 
