@@ -98,8 +98,15 @@ def _load_json(path: Path):
     return json.loads(gzip.decompress(data) if path.name.endswith(".gz") else data)
 
 
+NO_INPUT = {"<noinput>", "<无输入>", "无输入"}
+"""Alpaca's marks of an instruction without input (not text to train on)."""
+
+
 def user_turn(instruction: str, input_text: str) -> str:
+    """The instruction, then its input after a blank line when there is one."""
     instruction, input_text = (instruction or "").strip(), (input_text or "").strip()
+    if input_text.lower() in NO_INPUT:
+        input_text = ""
     return f"{instruction}\n\n{input_text}" if input_text else instruction
 
 

@@ -25,7 +25,8 @@ need all of one language's prompts together anyway. The steps, each dropping wit
 7. ``selection:over_target``: what diversity leaves out at the target size. Per language (its share of
    ``target``), prompts are grouped by instruction type (the first word of an English instruction,
    lower-cased; the first two characters of a Chinese one: its verb, e.g. "generate", "解释"), and picked
-   round-robin over the types, the best-scored first in each, so that no type takes more than its turn.
+   round-robin over the types (the most common first), the best-scored first in each, so that no type
+   takes more than its turn.
 
 Quality score (ties in 4 and 7): the translation score when there is one (5 best), then the answer's
 length up to ``good_answer_chars``, then a seeded random order. The report: counts per reason and per
@@ -108,7 +109,7 @@ def normal_form(text: str) -> str:
     return _PUNCT_SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
 
 
-PLACEHOLDERS = {normal_form(t) for t in ("<nooutput>", "<noinput>", "N/A", "none", "无", "<无输出>", "不适用")}
+PLACEHOLDERS = {normal_form(t) for t in ("<nooutput>", "<noinput>", "N/A", "<无输出>", "<无输入>")}
 """Answers (or prompts) that stand for a missing one, in ``normal_form``."""
 
 
@@ -259,7 +260,9 @@ class Selector:
             for conv in conversations:
                 if conv.lang == lang:
                     groups[instruction_type(conv)].append(conv)
-            queues = [sorted(g, key=self.quality, reverse=True) for _, g in sorted(groups.items())]
+            # the most common types first, so that a target smaller than the number of types keeps the main ones
+            queues = [sorted(g, key=self.quality, reverse=True)
+                      for _, g in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))]
             picked, depth = [], 0
             while len(picked) < quota and any(depth < len(q) for q in queues):
                 picked += [q[depth] for q in queues if depth < len(q)][: quota - len(picked)]
