@@ -163,6 +163,8 @@ class Trainer:
 
     EVAL_METRIC = ("bpb", "bits per byte")
     """What ``validate`` measures per held-out set: its key and its name in the logs."""
+    EVAL_AT_START = False
+    """Validate before the first step too (a fine-tuning run: the starting model's score)."""
 
     def __init__(self, cfg: TrainConfig, resume: str = "auto"):
         self.run_cfg = cfg
@@ -513,6 +515,10 @@ class Trainer:
         history = []
         window_start, window_tokens = time.perf_counter(), 0
         try:
+            if self.EVAL_AT_START and self.state.step == 0:
+                bpb = self.validate()
+                if main:
+                    metrics.write_eval(0, bpb)
             while self.state.step < cfg.max_steps:
                 if self.stages_done < len(cfg.growth) and self.state.step == cfg.growth[self.stages_done].at_step:
                     paused = time.perf_counter()

@@ -23,7 +23,8 @@ resume, metrics) with other data and another loss:
   config's own schedule); the model config must be the pretrained run's (the context, ``max_seq_len``,
   may be longer: no weight depends on it).
 - **Validation**: the mean loss over the held-out conversations' assistant tokens, one conversation per
-  row, at any layout (``metrics.jsonl`` and ``loss.png`` show it as ``loss``).
+  row, at any layout, also before the first step (the pretrained model's); ``metrics.jsonl`` and
+  ``loss.png`` show it as ``loss``.
 
 Packing needs the positions of each row's conversations in every layer, which pipeline stages after the
 first do not receive: with ``pp > 1`` rows are unpacked (one conversation per row; the same loss).
@@ -149,6 +150,7 @@ class SFTTrainer(Trainer):
     """``Trainer`` with ``SFTData``, the assistant-token loss and the pretrained start; see the module docstring."""
 
     EVAL_METRIC = ("loss", "SFT loss (nats per assistant token)")
+    EVAL_AT_START = True
 
     def _setup_data(self, cfg: SFTConfig) -> int:
         if cfg.growth:
