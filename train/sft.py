@@ -47,7 +47,7 @@ from pydantic import Field, PositiveInt
 
 from datapipe.cli import main_of
 from datapipe.config import ConfigError, StrictModel
-from datapipe.instruct.conversation import read_jsonl, validate
+from datapipe.instruct.conversation import ConversationError, read_jsonl, validate
 from tokenizer.chat import chat_tokenizer, encode_conversation
 from tokenizer.vocab import PADDING
 from train import checkpoint as ckpt
@@ -91,7 +91,10 @@ class SFTData:
         self.pad_id = tokenizer.token_to_id(PADDING)
         examples, self.too_long = [], 0
         for conv in read_jsonl(self.path):
-            validate(conv)
+            try:
+                validate(conv)
+            except ConversationError as exc:
+                raise ConversationError(f"{self.path}: {exc}") from None
             ids, trained = encode_conversation(tokenizer, [{"role": m.role, "content": m.content} for m in conv.messages])
             if len(ids) - 1 > seq_len:
                 self.too_long += 1
@@ -276,7 +279,7 @@ def run(argv: list[str] | None = None) -> int:
             dist.destroy_process_group()
 
 
-main = main_of(run, ckpt.CheckpointError, TrainingStopped, EvaluationError, FileNotFoundError)
+main = main_of(run, ckpt.CheckpointError, TrainingStopped, EvaluationError, FileNotFoundError, ConversationError)
 
 
 if __name__ == "__main__":
