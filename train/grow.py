@@ -1,40 +1,47 @@
 """Masked structural growth (MSG, Yao et al., ICLR 2024) of a trained ``Transformer`` to a larger config.
 
-``grow(old, target)`` returns a ``GrowingTransformer``: a plain ``Transformer`` of the target config (its
-parameters, named as from scratch) plus mask buffers, with a forward that applies the masks. Every new
-weight is drawn by ``train.mup.init_parameter`` at the target config (real random init, not zeros); every old
-weight is copied into the leading block of its grown tensor. At mask 0 the grown model computes the old
-model's function; ``set_mask`` ramps the masks (``MaskRamp``) and at mask 1 the masked forward is the plain
-forward of the target config, so ``fold`` returns an ordinary ``Transformer`` (strict state-dict load).
+A grown model is a plain ``Transformer`` of the target config (its parameters named as from scratch) with
+growth masks set on its modules (``set_masks``; ``train.model`` applies them): non-persistent buffers,
+sliced per tensor-parallel shard as the weights are, so every layout runs them and no state dict holds
+them. ``Growth`` records what they need (old and target configs, where the old layers went, the
+``MaskRamp``) and goes into every checkpoint written during the ramp. Every new weight is drawn by
+``train.mup.init_parameter`` at the target config (real random init, not zeros); every old weight goes into
+the leading block of its grown tensor. At mask 0 the grown model computes the old model's function; at 1
+the masks are removed, which folds it into an ordinary model of the target config.
+
+Where the growth runs: ``grow`` (and ``grow_optimizer``) in one process on a model in memory;
+``grow_from_checkpoint`` on each rank's shards from a checkpoint of the old model, which is how the
+trainer grows a run at any layout (``growth:`` stages of a run config) and how ``python -m train.grow``
+grows a saved run offline; both use the same per-tensor rules (``place_old``, ``grown_state``), so they
+give the same weights and AdamW state.
 
 The operators, each function-preserving at mask 0 (``m`` is the mask value of the new structure):
 
-- hidden size d -> d': the ``hidden_mask`` (1 on the old d dims, m on the new ones) multiplies the embedding
-  output and every residual write, so the new dims of the residual stream are exactly 0 at m = 0. The
-  mask-aware RMSNorm divides the sum of squares by the number of active dims, ``hidden_mask.sum()``
-  (d + m (d' - d)): at m = 0 that is the old RMSNorm over the old dims (the new ones are 0), at m = 1 it is
-  plain RMSNorm over d'. Projections read the normalised state, whose new dims are 0 at m = 0, so their
-  new input columns do not contribute. The head dimension is fixed (``n_heads x head_dim = dim``), so
-  widening also adds heads (next item).
-  muP: the logit scale ``output_mult / width_mult`` changes with the width (and with ``output_mult``, which
-  a target may also change: the released 1T has 2.0 at width multiplier 80, the 52B 0.5 at 16, 102B at
-  20, the same 0.025 as 1T); the old head weight is multiplied by ``s = old logit scale / new logit scale``
-  (``new_width_mult / old_width_mult`` when ``output_mult`` is kept), so ``scale_new x W_head`` equals ``scale_old x W_old``
+- hidden size d -> d': a hidden mask (1 on the old d dims, m on the new ones) multiplies the embedding output
+  and every residual write, so the new dims of the residual stream are exactly 0 at m = 0. The mask-aware
+  RMSNorm divides the sum of squares by the number of active dims, d + m (d' - d): at m = 0 that is the old
+  RMSNorm over the old dims (the new ones are 0), at m = 1 it is plain RMSNorm over d'. Projections read the
+  normalised state, whose new dims are 0 at m = 0, so their new input columns do not contribute. The head
+  dimension is fixed (``n_heads x head_dim = dim``), so widening also adds heads (next item). muP: the logit
+  scale ``output_mult / width_mult`` changes with the width (and with ``output_mult``, which a target may also
+  change: the released 1T has 2.0 at width multiplier 80, the 52B 0.5 at 16, 102B at 20, the same 0.025 as
+  1T); the old head weight is multiplied by ``s = old logit scale / new logit scale`` (``new_width_mult /
+  old_width_mult`` when ``output_mult`` is kept), so ``scale_new x W_head`` equals ``scale_old x W_old``
   (exact up to one rounding), and the grown model keeps the plain forward's logit scale.
-- attention heads (new rows of wq/wk/wv, new columns of wo): the ``head_mask`` (1 old heads, m new) multiplies
-  each head's attention output before wo. GQA is handled when the query heads per key/value head stay the
-  same (the old heads keep their key/value heads); otherwise ``grow`` refuses.
-- FFN size (new rows of w1/w3, new columns of w2): the ``ffn_mask`` (1 old units, m new) multiplies the
-  SwiGLU activations ``silu(w1 x) * w3 x`` before w2.
-- depth: new blocks (full target width) whose two residual branches are multiplied by ``layer_mask`` (m),
-  so at m = 0 a new block is the identity. Placement (``depth_plan``): ``"stack"`` appends the new blocks
-  on top; ``"uniform"`` spreads them evenly, old layer j followed by round((j+1) k/n) - round(j k/n) of the
-  k new ones (rounding half up); ``"distance"`` (default) runs the old model on a calibration batch and
-  scores each old layer j by the distance between its input and output hidden states, mean over tokens of
-  ``1 - cos(h_j, h_{j+1})``; new blocks go, one at a time, after the layer with the largest score
-  ``distance_j / (1 + new blocks already after j)`` (ties: the lower layer), i.e. after the layers that
-  change the representation most, sharing that change among the blocks placed there. Layers are then
-  renumbered 0..n'-1 as in a from-scratch model.
+- attention heads (new rows of wq/wk/wv, new columns of wo): a head mask (1 old heads, m new) multiplies each
+  head's attention output before wo. GQA is handled when the query heads per key/value head stay the same (the
+  old heads keep their key/value heads); otherwise ``grow`` refuses.
+- FFN size (new rows of w1/w3, new columns of w2): a unit mask (1 old units, m new) multiplies the SwiGLU
+  activations ``silu(w1 x) * w3 x`` before w2.
+- depth: new blocks (full target width) whose two residual branches are multiplied by m, so at m = 0 a new
+  block is the identity. Placement (``depth_plan``): ``"stack"`` appends the new blocks on top; ``"uniform"``
+  spreads them evenly, old layer j followed by round((j+1) k/n) - round(j k/n) of the k new ones (rounding
+  half up); ``"distance"`` (default) runs the old model on a calibration batch (``ProbeLayerDistances``: at
+  any layout, the ranks' sums added up) and scores each old layer j by the distance between its input and
+  output hidden states, mean over tokens of ``1 - cos(h_j, h_{j+1})``; new blocks go, one at a time, after the
+  layer with the largest score ``distance_j / (1 + new blocks already after j)`` (ties: the lower layer), i.e.
+  after the layers that change the representation most, sharing that change among the blocks placed there.
+  Layers are then renumbered 0..n'-1 as in a from-scratch model.
 
 ``grow_optimizer`` carries the AdamW state across the growth (old moments in the leading blocks, 0 on new
 entries, the head's moments rescaled with its weight), rebuilds the muP groups and learning rates at the new
