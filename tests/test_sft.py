@@ -49,13 +49,14 @@ def setup(tmp_path_factory):
     return {"root": root, "tokenizer": tokenizer, "model": model, "config": config}
 
 
-def write_config(setup, out, **changes) -> str:
+def write_config(setup, out, pack: bool = True, **changes) -> str:
     root = setup["root"]
     cfg = {"model": str(MODEL_CONFIG_DIR / "tiny.yaml"), "data": str(root / "conversations.jsonl"), "out": str(out),
            "seq_len": 128, "micro_batch_size": 2, "global_batch_tokens": 512, "max_steps": 6, "seed": 1,
            "optimizer": {"lr_vector": 1e-3, "lr_matrix": 1e-3, "lr_min": 1e-4, "warmup_steps": 2, "decay_steps": 6},
            "log_interval": 1, "eval_interval": None, "checkpoint_interval": 3, "keep_checkpoints": None,
-           "sft": {"init": str(root / "pretrained"), "tokenizer": str(setup["tokenizer"]), "valid_conversations": 8},
+           "sft": {"init": str(root / "pretrained"), "tokenizer": str(setup["tokenizer"]), "valid_conversations": 8,
+                   "pack": pack},
            **changes}
     path = out.parent / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -170,8 +171,8 @@ def test_parallel_layouts_follow_one_process(setup, tmp_path):
     layouts = {"dp2": {"dp": 2}, "tp2": {"tp": 2}, "pp2": {"pp": 2, "microbatches": 2}}
     reference = {}
     for pack in (True, False):
-        trainer = SFTTrainer(load_train_config(write_config(setup, tmp_path / f"one_{pack}", sft={
-            **yaml.safe_load(open(write_config(setup, tmp_path / "x")))["sft"], "pack": pack}), kind=SFTConfig), resume="none")
+        trainer = SFTTrainer(load_train_config(write_config(setup, tmp_path / f"one_{pack}", pack=pack), kind=SFTConfig),
+                             resume="none")
         history = trainer.run()
         reference[pack] = {"losses": [r["loss"] for r in history], "valid": trainer.validate()["held-out"]["loss"]}
     jobs = [(write_config(setup, tmp_path / name, parallel=layout), "none") for name, layout in layouts.items()]

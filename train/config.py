@@ -273,10 +273,12 @@ class TrainConfig(StrictModel):
     def global_batch_samples(self) -> int:
         return self.global_batch_tokens // self.seq_len
 
-    def build_model_config(self, vocab_size: int, path: str | None = None) -> ModelConfig:
+    def build_model_config(self, vocab_size: int | None, path: str | None = None) -> ModelConfig:
         """The model for this run (or the model config at ``path``, a growth stage's), with the tokenizer's
-        vocabulary and a context of at least seq_len."""
-        cfg = load_model_config(path or self.model).with_vocab_size(vocab_size)
+        vocabulary (None: the config's own) and a context of at least seq_len."""
+        cfg = load_model_config(path or self.model)
+        if vocab_size is not None:
+            cfg = cfg.with_vocab_size(vocab_size)
         if cfg.max_seq_len < self.seq_len:
             cfg = cfg.with_changes(max_seq_len=self.seq_len)
         return cfg

@@ -316,13 +316,18 @@ def write_report(report: dict, output: Path) -> None:
 # --- CLI -----------------------------------------------------------------------------------------
 
 
-def manifest_tokenizer(manifest: dict):
-    """The shards' tokenizer when its file is still where the manifest says, with the same SHA-256; else None."""
-    uri = manifest["tokenizer"]["uri"]
-    path = Path(uri.removeprefix("file://").removeprefix("file:"))
+def manifest_tokenizer_file(manifest: dict) -> Path | None:
+    """The shards' tokenizer file when it is still where the manifest says, with the same SHA-256; else None."""
+    path = Path(manifest["tokenizer"]["uri"].removeprefix("file://").removeprefix("file:"))
     if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != manifest["tokenizer"]["sha256"]:
         return None
-    return load_tokenizer(path)[0]
+    return path
+
+
+def manifest_tokenizer(manifest: dict):
+    """The shards' tokenizer (``manifest_tokenizer_file``), or None."""
+    path = manifest_tokenizer_file(manifest)
+    return None if path is None else load_tokenizer(path)[0]
 
 
 def resolve_device(name: str) -> torch.device:

@@ -52,7 +52,7 @@ from datapipe.config import ConfigError
 from train import checkpoint as ckpt
 from train import flops, mup, parallelize
 from train.collectives import rank_and_world, sum_over_ranks
-from train.config import ModelConfig, ParallelConfig, TrainConfig, load_model_config, load_train_config
+from train.config import ModelConfig, ParallelConfig, TrainConfig, load_train_config
 from train.data import TokenSamples, valid_sets
 from train.evaluate import bits_per_byte, manifest_tokenizer, token_byte_lengths
 from train.grow import (
@@ -141,6 +141,15 @@ def clip_grad_norm_(params: list[torch.Tensor], max_norm: float | None, pp_group
     return float(total)
 
 
+def planned_stages(cfg: TrainConfig, vocab: int | None) -> tuple[list[ModelConfig], list[ParallelConfig]]:
+    """The model and the layout before any growth (index 0) and after each of the run's growth stages."""
+    models, layouts = [cfg.build_model_config(vocab)], [cfg.parallel]
+    for stage in cfg.growth:
+        models.append(keep_vocabulary_rows(models[-1], cfg.build_model_config(vocab, stage.model)))
+        layouts.append(stage.parallel or layouts[-1])
+    return models, layouts
+
+
 def check_plan(models: list[ModelConfig], layouts: list[ParallelConfig], cfg: TrainConfig) -> None:
     """Before any work: each growth stage's model is a growth of the one before, and every model fits its layout."""
     for i in range(1, len(models)):
@@ -170,13 +179,7 @@ class Trainer:
         self.run_cfg = cfg
         self.out = Path(cfg.out)
         # the model and layout after each growth stage: index 0 before any, k after k stages
-        vocab = self._setup_data(cfg)
-        self.planned_models = [cfg.build_model_config(vocab)]
-        for stage in cfg.growth:
-            self.planned_models.append(keep_vocabulary_rows(self.planned_models[-1], cfg.build_model_config(vocab, stage.model)))
-        self.planned_layouts = [cfg.parallel]
-        for stage in cfg.growth:
-            self.planned_layouts.append(stage.parallel or self.planned_layouts[-1])
+        self.planned_models, self.planned_layouts = planned_stages(cfg, self._setup_data(cfg))
         check_plan(self.planned_models, self.planned_layouts, cfg)
         self.mesh = None
         self.mesh = self._mesh(cfg.parallel)
@@ -661,13 +664,7 @@ def dry_run(cfg: TrainConfig) -> int:
     when they exist (the model config's otherwise), so it works for a 52B or 1T config on a laptop."""
     manifest = Path(cfg.data) / "manifest.json"
     vocab = json.loads(manifest.read_text())["tokenizer"]["vocab_size"] if manifest.is_file() else None
-    models = []
-    for path in [None, *(stage.model for stage in cfg.growth)]:
-        model_cfg = cfg.build_model_config(vocab, path) if vocab else _with_context(load_model_config(path or cfg.model), cfg.seq_len)
-        models.append(keep_vocabulary_rows(models[-1], model_cfg) if models else model_cfg)
-    layouts = [cfg.parallel]
-    for stage in cfg.growth:
-        layouts.append(stage.parallel or layouts[-1])
+    models, layouts = planned_stages(cfg, vocab)
     errors = []
     for i, (model_cfg, layout) in enumerate(zip(models, layouts)):
         if i:
@@ -687,10 +684,6 @@ def dry_run(cfg: TrainConfig) -> int:
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     return 2 if errors else 0
-
-
-def _with_context(model_cfg: ModelConfig, seq_len: int) -> ModelConfig:
-    return model_cfg if model_cfg.max_seq_len >= seq_len else model_cfg.with_changes(max_seq_len=seq_len)
 
 
 PARALLEL_FLAGS = {"tp": int, "pp": int, "dp": int, "pp_schedule": str, "stages_per_rank": int, "microbatches": int,

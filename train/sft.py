@@ -53,7 +53,7 @@ from tokenizer.vocab import PADDING
 from train import checkpoint as ckpt
 from train.collectives import sum_over_ranks
 from train.config import TrainConfig, load_train_config
-from train.evaluate import EvaluationError, find_checkpoint
+from train.evaluate import EvaluationError, find_checkpoint, manifest_tokenizer_file
 from train.pretrain import Trainer, TrainingStopped, _local_value
 
 log = logging.getLogger("train.sft")
@@ -172,10 +172,10 @@ class SFTTrainer(Trainer):
 
     def _pretrained_tokenizer(self) -> Path:
         run = json.loads((self.init_path / ckpt.TRAINER_FILE).read_text())["trainer"]["config"]["run"]
-        manifest = json.loads((Path(run["data"]) / "manifest.json").read_text())
-        path = Path(manifest["tokenizer"]["uri"].removeprefix("file://").removeprefix("file:"))
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != manifest["tokenizer"]["sha256"]:
-            raise ConfigError(f"sft.tokenizer: the pretrained run's tokenizer {path} is gone or changed; give it")
+        path = manifest_tokenizer_file(json.loads((Path(run["data"]) / "manifest.json").read_text()))
+        if path is None:
+            raise ConfigError(f"sft.tokenizer: the pretrained run's tokenizer (manifest of {run['data']}) is gone or "
+                              "changed; give it")
         return path
 
     def _initial_weights(self) -> None:
