@@ -3,18 +3,25 @@
     spark-submit jobs/dedup_minhash.py --input out/quality out/domains --output out/dedup_minhash \\
         [--config configs/dedup_minhash.yaml]
 
-Plan (all shuffles; signatures and the graph stay on the executors):
+Plan (all shuffles of small rows; signatures and the graph stay on the executors, the text where it lies):
 1. signatures: one pass over the documents computes each one's MinHash signature and band keys
-   (``datapipe.minhash``) and writes them, with per-partition counters, under ``OUT._tmp-minhash-*``;
+   (``datapipe.minhash``) and writes them, with the input file and per-partition counters, under
+   ``OUT._tmp-*-minhash``;
 2. candidates: documents sharing a band key form a bucket; each bucket gives edges from its smallest
    node to every other member (linear in the bucket, not quadratic);
 3. verification (``verify``, on by default): an edge survives when the two signatures agree in at
    least ``verify_min_matches`` positions, which cuts the false positives of banding;
 4. connected components with the large-star / small-star iteration of Kiveris et al. 2014
    ("Connected Components in MapReduce and Beyond"), until a round changes no edge;
-5. documents are joined with their cluster (``datapipe.minhash.ClusterStage``): the cluster's smallest
-   node survives, the others go to ``_rejects`` as ``minhash:duplicate`` with the survivor's id as
-   ``reject_detail``.
+5. every clustered document's survivor and cluster size are written by input file
+   (``jobs.runner.Decisions``); a map over the documents where they lie attaches them and applies the
+   clusters (``datapipe.minhash.ClusterStage``): the cluster's smallest node survives, the others go to
+   ``_rejects`` as ``minhash:duplicate`` with the survivor's id as ``reject_detail``.
+
+No task's work grows with the largest bucket, cluster or hub node: every per-key minimum and count
+is an aggregation, combined map-side, and is brought back to the rows with ``jobs.skew.join_per_key``,
+which splits a heavy key into pieces; a window partitioned by a bucket or a node would put all its rows
+in one task.
 
 A node is ``(rank, id)`` with ``rank`` the negated quality score (``annotations["quality.score"]``;
 a document without one ranks as 1.0, above scored web text): node order is survivor preference,
@@ -43,7 +50,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from datapipe import io
@@ -58,10 +65,12 @@ from datapipe.minhash import (
     survivor_rank,
     verify_min_matches,
 )
-from jobs.runner import Job, Plan, StageError, StageJob, documents, spark_schema
+from jobs.runner import FILE_KEY, Decisions, Job, Plan, StageError, StageJob, documents, spark_schema
+from jobs.skew import join_per_key, with_group_min
 
 SIGNATURE_SCHEMA = pa.schema(
     [
+        pa.field(FILE_KEY, pa.int64()),
         pa.field("id", pa.string()),
         pa.field("rank", pa.float64()),
         pa.field("sig", pa.list_(pa.int32())),
@@ -101,6 +110,7 @@ def signature_partition(config: MinHashConfig, bands: int, rows: int):
             quality = pc.map_lookup(batch.column("annotations"), QUALITY_KEY, "first").filter(keep).to_pylist()
             yield pa.RecordBatch.from_arrays(
                 [
+                    batch.column(FILE_KEY).filter(keep),
                     batch.column("id").filter(keep),
                     pa.array([survivor_rank(q) for q in quality], pa.float64()),
                     _list_column(sigs[has_sig].view("int32"), pa.int32()),
@@ -120,9 +130,8 @@ def signature_partition(config: MinHashConfig, bands: int, rows: int):
 def candidate_edges(sigs: DataFrame) -> DataFrame:
     """``(a, b)`` with ``b`` the smallest node of a bucket and ``a`` another member, deduplicated."""
     buckets = sigs.select("node", F.posexplode("bands").alias("band", "key"))
-    smallest = F.min("node").over(Window.partitionBy("band", "key"))
     return (
-        buckets.withColumn("b", smallest)
+        with_group_min(buckets, ["band", "key"], "node", "b", shared_only=True)
         .where(F.col("node") != F.col("b"))
         .select(F.col("node").alias("a"), "b")
         .distinct()
@@ -130,14 +139,14 @@ def candidate_edges(sigs: DataFrame) -> DataFrame:
 
 
 def with_matches(edges: DataFrame, sigs: DataFrame) -> DataFrame:
-    """``edges`` plus ``matches``: how many signature positions the two documents share."""
+    """``edges`` plus ``matches``: how many signature positions the two documents share. A node has
+    at most one edge per band as ``a``, but may be the ``b`` of a whole cluster: that side is split."""
     sig_a = sigs.select(F.col("node").alias("a"), F.col("sig").alias("sig_a"))
     sig_b = sigs.select(F.col("node").alias("b"), F.col("sig").alias("sig_b"))
+    per_b = edges.groupBy("b").agg(F.count(F.lit(1)).alias("edges")).join(sig_b, "b")
     equal = F.zip_with("sig_a", "sig_b", lambda x, y: (x == y).cast("int"))
-    return (
-        edges.join(sig_a, "a")
-        .join(sig_b, "b")
-        .select("a", "b", F.aggregate(equal, F.lit(0), lambda acc, x: acc + x).alias("matches"))
+    return join_per_key(edges.join(sig_a, "a"), per_b, ["b"], "edges").select(
+        "a", "b", F.aggregate(equal, F.lit(0), lambda acc, x: acc + x).alias("matches")
     )
 
 
@@ -151,17 +160,17 @@ def _large_star(edges: DataFrame) -> DataFrame:
         F.struct(F.col("b").alias("u"), F.col("a").alias("v")),
     )
     sym = edges.select(F.explode(both).alias("e")).select("e.u", "e.v")
-    smallest = F.least(F.col("u"), F.min("v").over(Window.partitionBy("u")))
+    smallest = F.least(F.col("u"), F.col("min_v"))
     return (
-        sym.withColumn("m", smallest)
+        with_group_min(sym, ["u"], "v", "min_v")
         .where(F.col("v") > F.col("u"))
-        .select(F.col("v").alias("a"), F.col("m").alias("b"), (F.col("m") != F.col("u")).alias("changed"))
+        .select(F.col("v").alias("a"), smallest.alias("b"), (smallest != F.col("u")).alias("changed"))
     )
 
 
 def _small_star(edges: DataFrame) -> DataFrame:
     """Every node and its smaller neighbours link to the smallest of them; duplicates merged."""
-    x = edges.withColumn("m", F.min("b").over(Window.partitionBy("a")))
+    x = with_group_min(edges, ["a"], "b", "m")
     changed = F.col("changed") | (F.col("b") != F.col("m"))
     both = F.array(
         F.struct(F.col("a").alias("a"), F.col("m").alias("b"), changed.alias("changed")),
@@ -203,10 +212,10 @@ def connected_components(edges: DataFrame, checkpoint_interval: int, max_iterati
 
 
 def membership(stars: DataFrame) -> DataFrame:
-    """``(id, survivor_id, cluster_size)`` for every document in a cluster."""
+    """``(node, survivor_id, cluster_size)`` for every document in a cluster."""
     sizes = stars.groupBy("b").agg((F.count(F.lit(1)) + 1).alias("cluster_size"))
     members = stars.select(F.col("a").alias("node"), "b").unionByName(sizes.select(F.col("b").alias("node"), "b"))
-    return members.join(sizes, "b").select(F.col("node.id").alias("id"), F.col("b.id").alias("survivor_id"), "cluster_size")
+    return join_per_key(members, sizes, ["b"], "cluster_size").select("node", F.col("b.id").alias("survivor_id"), "cluster_size")
 
 
 # --- the stage -----------------------------------------------------------------------------------
@@ -222,8 +231,8 @@ def log_banding(config: MinHashConfig, bands: int, rows: int, min_matches: int, 
 
 @contextmanager
 def plan(job: Job) -> Iterator[Plan]:
-    """Signatures, candidates, verification and components under a scratch directory beside the
-    output (removed at the end); yields the documents joined with their cluster."""
+    """Signatures, candidates, verification, components and decisions under a scratch directory beside
+    the output (removed at the end); yields the documents with the decisions about them."""
     config: MinHashConfig = job.config
     bands, rows = optimal_bands(config.threshold, config.num_perm, config.false_positive_weight, config.false_negative_weight)
     min_matches = verify_min_matches(config.threshold, config.num_perm, config.verify_miss_rate)
@@ -234,20 +243,21 @@ def plan(job: Job) -> Iterator[Plan]:
     spark.sparkContext.setCheckpointDir(io.join(scratch, "checkpoints"))
     cached: list[DataFrame] = []
     try:
-        docs.select("id", "lang", "text", "annotations").mapInArrow(
+        docs.select(FILE_KEY, "id", "lang", "text", "annotations").mapInArrow(
             signature_partition(config, bands, rows), spark_schema(SIGNATURE_SCHEMA)
         ).write.parquet(io.join(scratch, "signatures"))
         written = spark.read.parquet(io.join(scratch, "signatures"))
         shingling: Counter = Counter()
         for row in written.where(F.col("stats_json").isNotNull()).select("stats_json").collect():
             shingling.update(json.loads(row.stats_json))
-        sigs = written.where(F.col("stats_json").isNull()).select(F.struct("rank", "id").alias("node"), "sig", "bands")
+        sigs = written.where(F.col("stats_json").isNull()).select(F.struct("rank", "id").alias("node"), "sig", "bands", FILE_KEY)
 
-        edges = candidate_edges(sigs)
+        candidates = candidate_edges(sigs).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(candidates)
         if config.verify:
-            edges = with_matches(edges, sigs).withColumn("verified", F.col("matches") >= min_matches)
+            edges = with_matches(candidates, sigs).withColumn("verified", F.col("matches") >= min_matches)
         else:
-            edges = edges.withColumn("verified", F.lit(True))
+            edges = candidates.withColumn("verified", F.lit(True))
         edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(edges)
         counts = edges.agg(F.count(F.lit(1)).alias("candidates"), F.sum(F.col("verified").cast("long")).alias("verified")).first()
@@ -257,7 +267,7 @@ def plan(job: Job) -> Iterator[Plan]:
         cached.append(members)
         histogram = {
             int(r["cluster_size"]): int(r["clusters"])
-            for r in members.where(F.col("id") == F.col("survivor_id")).groupBy("cluster_size").agg(F.count(F.lit(1)).alias("clusters")).collect()
+            for r in members.where(F.col("node.id") == F.col("survivor_id")).groupBy("cluster_size").agg(F.count(F.lit(1)).alias("clusters")).collect()
         }
         report = {
             "num_perm": config.num_perm,
@@ -274,7 +284,9 @@ def plan(job: Job) -> Iterator[Plan]:
             "duplicates_removed": sum((size - 1) * n for size, n in histogram.items()),
             "cluster_size_histogram": {str(size): histogram[size] for size in sorted(histogram)},
         }
-        yield Plan(ClusterStage(), docs.join(members, "id", "left"), extra={"minhash": report})
+        decisions = Decisions(io.join(scratch, "decisions"), ClusterStage.columns)
+        decisions.write(sigs.select("node", FILE_KEY).join(members, "node").select(FILE_KEY, F.col("node.id").alias("id"), *ClusterStage.columns))
+        yield Plan(ClusterStage(), docs, extra={"minhash": report}, decisions=decisions)
     finally:
         for df in cached:
             df.unpersist()
@@ -298,7 +310,7 @@ def render_report(report: dict) -> str:
     )
 
 
-job = StageJob("dedup_minhash", __doc__, MinHashConfig, documents(plan))
+job = StageJob("dedup_minhash", __doc__, MinHashConfig, documents(plan), file_keys=True)
 run, main = job.run, job.main
 
 if __name__ == "__main__":

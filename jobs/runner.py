@@ -19,6 +19,11 @@ leaves only a ``._tmp-*`` directory behind. Output layout of every document stag
     OUT/_funnel.md            the funnel over this stage and every stage upstream of it
     OUT/_SUCCESS
 
+A stage that decides about documents from the whole corpus (paragraph dedup, MinHash) writes its
+decisions as small rows keyed by the input file of each document (``Decisions``); the apply pass is a
+map over the documents where they lie, each task reading the decisions about its own files, so the
+text is never shuffled to meet them.
+
 Stages that write other files (the token shards) use the same session, arguments and ``finish_output``.
 """
 
@@ -63,6 +68,12 @@ STAGED_SCHEMA = pa.schema(
 
 _BATCH_ROWS = 512
 
+FILE_KEY = "file_key"
+"""Column of a document stage's input rows: a 64-bit hash of the Parquet file the row was read from."""
+
+SHUFFLE_PARTITION_BYTES = 128 << 20
+"""Input bytes per shuffle partition when the deployment does not set ``spark.sql.shuffle.partitions``."""
+
 
 class StageError(RuntimeError):
     """A stage cannot run: bad arguments, missing input. Printed without a traceback."""
@@ -89,12 +100,19 @@ def spark_session(app_name: str, master: str | None = None):
     builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(_BATCH_ROWS))
     builder = builder.config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
     spark = builder.getOrCreate()
-    conf = spark.sparkContext.getConf()
-    if spark.sparkContext.master.startswith("local") and not conf.contains("spark.sql.shuffle.partitions"):
-        # 200 shuffle partitions suit a cluster, not one machine
-        spark.conf.set("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 2))))
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def size_shuffle_partitions(spark, input_bytes: int) -> int:
+    """Set ``spark.sql.shuffle.partitions`` from the input: one per ``SHUFFLE_PARTITION_BYTES``, at
+    least two per core, unless the deployment set it (``--conf``); Spark's fixed default of 200 would be
+    too many for a small input and far too few for a crawl. Returns the number in effect."""
+    if spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+        return int(spark.conf.get("spark.sql.shuffle.partitions"))
+    n = max(2 * spark.sparkContext.defaultParallelism, -(-input_bytes // SHUFFLE_PARTITION_BYTES))
+    spark.conf.set("spark.sql.shuffle.partitions", str(n))
+    return n
 
 
 def spark_schema(arrow_schema: pa.Schema):
@@ -188,11 +206,62 @@ def _stats_batch(stage: str, counters: Counter) -> pa.RecordBatch:
     return _staged_batch([row])
 
 
-def stage_partition(stage: Stage) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The ``mapInArrow`` function of a stage: its input rows in, staged rows and one counters row out."""
+# --- decisions ------------------------------------------------------------------------------------
+
+
+def with_file_key(docs):
+    """``docs`` (as read from Parquet) with ``FILE_KEY``: where each row lies, for ``Decisions``."""
+    from pyspark.sql import functions as F
+
+    return docs.select("*", F.xxhash64(F.col("_metadata.file_path")).alias(FILE_KEY))
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Decision columns about some documents (``id``), stored under ``uri`` by ``FILE_KEY``: a task of
+    the apply pass reads those of the files it maps, a document without any gets None in each column."""
+
+    uri: str
+    columns: tuple[str, ...]
+    cache_files: int = 16
+
+    def write(self, decided) -> None:
+        """Write ``decided`` (``FILE_KEY``, ``id`` and the columns): one Parquet file per input file."""
+        rows = decided.select(FILE_KEY, "id", *self.columns)
+        rows.repartition(FILE_KEY).write.partitionBy(FILE_KEY).parquet(self.uri)
+
+    def read(self, file_key: int) -> dict[str, dict]:
+        import pyarrow.dataset as ds
+
+        uri = io.join(self.uri, f"{FILE_KEY}={file_key}")
+        if not io.exists(uri):
+            return {}
+        filesystem, path = io.filesystem(uri)
+        table = ds.dataset(path, format="parquet", filesystem=filesystem).to_table(columns=["id", *self.columns])
+        return {row.pop("id"): row for row in table.to_pylist()}
+
+    def attach(self, rows: Iterator[dict]) -> Iterator[dict]:
+        """``rows`` (with ``FILE_KEY``, dropped here) with the decision columns set."""
+        tables: dict[int, dict[str, dict]] = {}
+        none = dict.fromkeys(self.columns)
+        for row in rows:
+            key = row.pop(FILE_KEY)
+            if key not in tables:
+                if len(tables) >= self.cache_files:  # rows come file by file: keep the latest few
+                    del tables[next(iter(tables))]
+                tables[key] = self.read(key)
+            row.update(tables[key].get(row["id"], none))
+            yield row
+
+
+def stage_partition(stage: Stage, decisions: Decisions | None = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The ``mapInArrow`` function of a stage: its input rows (with ``decisions`` attached) in, staged
+    rows and one counters row out."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         rows = (row for batch in batches for row in batch.to_pylist())
+        if decisions is not None:
+            rows = decisions.attach(rows)
         pending: list[dict] = []
         for outcome in stage.run(rows):
             pending.append(_staged_row(outcome, stage.name))
@@ -309,12 +378,13 @@ class Job:
 
 @dataclass
 class Plan:
-    """What a document job maps: ``stage`` over ``rows`` (the input documents, with any decision
-    columns joined, or the job's file listing), with more ``_stats.json`` fields (``extra``), report
-    files made from the summed counters (``reports``), and the driver's own ``counters``."""
+    """What a document job maps: ``stage`` over ``rows`` (the input documents, or the job's file
+    listing) with ``decisions`` attached, with more ``_stats.json`` fields (``extra``), report files made
+    from the summed counters (``reports``), and the driver's own ``counters``."""
 
     stage: Stage
     rows: Any
+    decisions: Decisions | None = None
     extra: dict = field(default_factory=dict)
     reports: Callable[[Counter], dict[str, str]] | None = None
     counters: Counter = field(default_factory=Counter)
@@ -327,7 +397,7 @@ def documents(plan: Callable[[Job], Plan | AbstractContextManager[Plan]]) -> Cal
     def body(job: Job) -> dict:
         planned = plan(job)
         with planned if isinstance(planned, AbstractContextManager) else nullcontext(planned) as p:
-            staged = p.rows.mapInArrow(stage_partition(p.stage), spark_schema(STAGED_SCHEMA))
+            staged = p.rows.mapInArrow(stage_partition(p.stage, p.decisions), spark_schema(STAGED_SCHEMA))
             return commit_documents(job, staged, p)
 
     return body
@@ -352,15 +422,18 @@ def broadcast_plan(stage: Callable[[Job, Callable[[], Any]], Stage], report: str
 class StageJob:
     """A stage's command line and run: parse, load the config, ``prepare(args, config)`` (what must
     fail before Spark starts: reading benchmark files), start the session, read the input
-    (``inputs="documents"``: complete stage outputs; ``"files"``: paths, globs or directories; None: no
-    ``--input``), then ``body(job)``, which returns the stats. ``main`` turns a config or input error into
-    one line on stderr and exit code 2."""
+    (``inputs="documents"``: complete stage outputs, with ``FILE_KEY`` when ``file_keys``; ``"files"``:
+    paths, globs or directories; None: no ``--input``), size the shuffle partitions from it, then
+    ``body(job)``, which returns the stats. ``main`` turns a config or input error into one line on
+    stderr and exit code 2."""
 
     def __init__(self, name: str, doc: str, config: type[BaseModel], body: Callable[[Job], dict], *,
                  inputs: str | None = "documents", arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-                 config_required: bool = False, prepare: Callable[[argparse.Namespace, BaseModel], Any] | None = None):
+                 config_required: bool = False, prepare: Callable[[argparse.Namespace, BaseModel], Any] | None = None,
+                 file_keys: bool = False):
         self.name, self.doc, self.config, self.body = name, doc, config, body
         self.inputs, self.arguments, self.config_required, self.prepare = inputs, arguments, config_required, prepare
+        self.file_keys = file_keys
 
     def parser(self) -> argparse.ArgumentParser:
         p = argparse.ArgumentParser(prog=self.name, description=self.doc.split("\n\n")[0],
@@ -385,13 +458,19 @@ class StageJob:
         prepared = self.prepare(args, config) if self.prepare else None
         spark = spark_session(f"teleflm-{self.name}", args.master)
         job = Job(self.name, args, config, spark, started, io.qualify(args.output), prepared=prepared)
+        input_bytes = 0
         if self.inputs == "documents":
             job.inputs = [require_stage_output(p) for p in args.input]
+            input_bytes = sum(f.size for f in list_input_files(job.inputs))
             job.docs = spark.read.parquet(*job.inputs)
+            if self.file_keys:
+                job.docs = with_file_key(job.docs)
             if args.partitions:
                 job.docs = job.docs.repartition(args.partitions)
         elif self.inputs == "files":
             job.inputs = [io.qualify(p) for p in args.input]
+            input_bytes = sum(f.size for f in list_input_files(job.inputs))
+        size_shuffle_partitions(spark, input_bytes)
         return self.body(job)
 
     def main(self, argv: list[str] | None = None) -> int:
