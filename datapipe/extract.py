@@ -12,18 +12,20 @@ import hashlib
 import re
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from . import io
 from .config import StrictModel
-from .document import DOMAINS, Document, web_document_id
+from .document import DOMAINS, Document, document_id, web_document_id
 from .langid import LanguageIdentifier
 from .stage import Outcome, SourceStage
-from .warc import RawRecord, iter_records
+from .warc import RawRecord, is_io_error, iter_records
 
 
 class ExtractConfig(StrictModel):
@@ -41,6 +43,12 @@ class ExtractConfig(StrictModel):
     langid_max_chars: int = Field(2000, gt=0)
     langid_batch_size: int = Field(256, gt=0)
     domain: str = "WebText"
+    open_attempts: int = Field(3, ge=1, description="tries to open an input file (1 s, 2 s, ... apart) before it counts as unreadable")
+    on_read_error: Literal["fail", "skip"] = Field(
+        "fail",
+        description="an input file that cannot be opened or read to its end: fail the task (Spark retries it, then fails "
+        "the job naming the file), or keep what was read and list the file in the rejects (extract:unreadable_file)",
+    )
 
     @field_validator("domain")
     @classmethod
@@ -266,9 +274,21 @@ class Extractor:
             yield from self._identify(batch)
 
 
+UNREADABLE_FILE = "extract:unreadable_file"
+
+
+class ReadError(OSError):
+    """An input file could not be opened or read to its end."""
+
+
 class ExtractStage(SourceStage):
-    """WARC/ARC files (rows with their ``path``) to documents; a file that cannot be opened is counted
-    (``warc.unreadable_file``), the records of the others as ``Extractor`` counts them."""
+    """WARC/ARC files (rows with their ``path``) to documents, the records counted by ``Extractor``.
+
+    Opening a file is tried ``open_attempts`` times. A storage error that persists, or one in the middle
+    of a file, is raised as ``ReadError`` naming the file (``on_read_error: fail``: the task fails and
+    Spark retries it, so a transient error loses nothing), or (``skip``) the documents read before it are
+    kept and the file becomes a reject row (``extract:unreadable_file``, the error in its detail, the
+    file in ``url`` and ``source_file``), counted in ``warc.unreadable_file``: never a silent loss."""
 
     name = "extract"
 
@@ -279,12 +299,31 @@ class ExtractStage(SourceStage):
     def setup(self) -> None:
         self.extractor = Extractor(self.config, self.counters)
 
+    def _open(self, path: str):
+        for attempt in range(1, self.config.open_attempts + 1):
+            try:
+                return io.open_input(path)
+            except OSError:
+                if attempt == self.config.open_attempts:
+                    raise
+                self.counters["warc.open_retries"] += 1
+                time.sleep(attempt)
+
     def read(self, row: dict) -> Iterator[Outcome]:
+        path = row["path"]
+        done = 0
         try:
-            stream = io.open_input(row["path"])
-        except OSError:
+            with self._open(path) as stream:
+                for doc in self.extractor.documents_from_archive(stream, path):
+                    yield Outcome(doc)
+                    done += 1
+        except Exception as exc:
+            if not is_io_error(exc):
+                raise
+            error = f"{type(exc).__name__}: {exc}".strip()[:500]
+            where = f" after {done} documents" if done else ""
+            if self.config.on_read_error == "fail":
+                raise ReadError(f"{path}: unreadable{where}: {error}") from exc
             self.counters["warc.unreadable_file"] += 1
-            return
-        with stream:
-            for doc in self.extractor.documents_from_archive(stream, row["path"]):
-                yield Outcome(doc)
+            listed = Document(id=document_id("unreadable-file", path), text="", url=path, domain=self.config.domain, source_file=path)
+            yield Outcome(listed, UNREADABLE_FILE, f"{error}{where}")

@@ -179,6 +179,8 @@ class _Reader:
                     self._check_tail(it.get_record_offset() + it.get_record_length())
                 return
             except Exception as exc:  # warcio, zlib, http-header and chunked-decoding errors alike
+                if is_io_error(exc):  # the storage failed, not the data: the caller retries or reports
+                    raise
                 if isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in str(exc) and compression == "gzip":
                     raise _WholeGzip() from exc
                 reason = "not_an_archive" if records == 0 and base == 0 else "malformed_record"
@@ -197,6 +199,12 @@ class _Reader:
             base = nxt
 
 
+def is_io_error(exc: BaseException) -> bool:
+    """Whether reading failed in the storage (a reset connection, a vanished file) rather than in the
+    bytes read: an ``OSError`` other than gzip's own ``BadGzipFile``."""
+    return isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile)
+
+
 class _WholeGzip(Exception):
     """The file is one gzip stream holding many records; read it through a decompressing stream."""
 
@@ -206,8 +214,10 @@ def iter_records(
 ) -> Iterator[RawRecord]:
     """Yield the records of an open binary archive stream (WARC or ARC, plain, gzip or LZ4).
 
-    Problems are counted in ``counters`` as ``warc.<event>`` (``malformed_record``, ``resync``, ``unreadable_tail``,
-    ``not_an_archive``, ``whole_file_gzip``) and never raised, so one bad file or record cannot fail a task.
+    Problems of the data are counted in ``counters`` as ``warc.<event>`` (``malformed_record``, ``resync``,
+    ``unreadable_tail``, ``not_an_archive``, ``whole_file_gzip``) and never raised, so one bad file or record
+    cannot fail a task; errors of the storage (``is_io_error``) are raised, so that they are not taken for
+    the end of the file.
     """
     seekable = stream.seekable()
     compression = _sniff(stream) if seekable else "plain"

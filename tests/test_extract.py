@@ -8,8 +8,19 @@ import time
 
 import pytest
 
+from datapipe import io as datapipe_io
 from datapipe.config import ConfigError, load_config
-from datapipe.extract import ExtractConfig, ExtractionTimeout, Extractor, decode_html, http_charset, time_limit
+from datapipe.extract import (
+    UNREADABLE_FILE,
+    ExtractConfig,
+    ExtractionTimeout,
+    Extractor,
+    ExtractStage,
+    ReadError,
+    decode_html,
+    http_charset,
+    time_limit,
+)
 from datapipe.warc import RawRecord
 from tests.conftest import shared
 
@@ -180,3 +191,81 @@ def test_gold_snippets_on_trafilatura_eval_pages():
     with_share, without_share = snippet_scores(texts, pages)
     # Measured 0.898 and 0.915 with trafilatura 2.3 (the same as bare trafilatura on these pages).
     assert with_share >= 0.85 and without_share >= 0.88, (with_share, without_share)
+
+
+# --- input files that fail to open or read ---------------------------------------------------------
+
+REAL_WARC = ("warc_real_pages", "news_and_article_fixtures.warc.gz")
+
+
+class _FailingStream:
+    """A file whose storage fails after ``limit`` bytes (a reset connection)."""
+
+    def __init__(self, path, limit: int):
+        self.f, self.limit = open(path, "rb"), limit
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def read(self, n=-1):
+        if self.f.tell() >= self.limit:
+            raise ConnectionResetError("connection reset by peer")
+        return self.f.read(n if n >= 0 and self.f.tell() + n <= self.limit else max(0, self.limit - self.f.tell()) or 1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def _extract(path: str, **config) -> tuple[list, ExtractStage]:
+    stage = ExtractStage(ExtractConfig(**config))
+    return list(stage.run([{"path": path}])), stage
+
+
+def test_an_unopenable_file_fails_the_task_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("datapipe.extract.time.sleep", lambda s: None)
+    missing = str(tmp_path / "gone.warc.gz")
+    with pytest.raises(ReadError, match="gone.warc.gz: unreadable"):
+        _extract(missing)
+
+
+def test_an_unopenable_file_is_listed_in_skip_mode(tmp_path, monkeypatch):
+    monkeypatch.setattr("datapipe.extract.time.sleep", lambda s: None)
+    missing = str(tmp_path / "gone.warc.gz")
+    outcomes, stage = _extract(missing, on_read_error="skip")
+    assert [(o.reason, o.doc.source_file) for o in outcomes] == [(UNREADABLE_FILE, missing)]
+    assert "FileNotFoundError" in outcomes[0].detail
+    assert stage.counters["warc.unreadable_file"] == 1 and stage.counters["warc.open_retries"] == 2
+
+
+def test_a_transient_open_error_is_retried(monkeypatch):
+    path = str(shared(*REAL_WARC))
+    clean, _ = _extract(path)
+    real_open, calls = datapipe_io.open_input, []
+
+    def flaky(uri, *args):
+        calls.append(uri)
+        if len(calls) < 3:
+            raise ConnectionError("503 slow down")
+        return real_open(uri, *args)
+
+    monkeypatch.setattr("datapipe.extract.time.sleep", lambda s: None)
+    monkeypatch.setattr(datapipe_io, "open_input", flaky)
+    outcomes, stage = _extract(path)
+    assert len(calls) == 3 and stage.counters["warc.open_retries"] == 2
+    assert [o.doc.id for o in outcomes] == [o.doc.id for o in clean] and len(clean) > 10
+
+
+def test_a_read_error_mid_file_is_never_taken_for_its_end(monkeypatch):
+    path = str(shared(*REAL_WARC))
+    clean, _ = _extract(path)
+    monkeypatch.setattr(datapipe_io, "open_input", lambda uri, *a: _FailingStream(uri, limit=400_000))
+    with pytest.raises(ReadError, match=r"after \d+ documents: ConnectionResetError"):
+        _extract(path, langid_batch_size=4)
+    outcomes, stage = _extract(path, on_read_error="skip", langid_batch_size=4)
+    kept = [o for o in outcomes if o.kept]
+    assert 0 < len(kept) < len(clean) and [o.doc.id for o in kept] == [o.doc.id for o in clean[: len(kept)]]
+    assert outcomes[-1].reason == UNREADABLE_FILE and f"after {len(kept)} documents" in outcomes[-1].detail
+    assert stage.counters["warc.unreadable_file"] == 1 and not stage.counters["warc.unreadable_tail"]
