@@ -23,7 +23,7 @@ NPROC ?= 1
 
 .PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
 	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf sft-select sft dist \
-	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel clean
+	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel bench-scale clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -159,6 +159,9 @@ bench-grow: $(STAMP)  ## MSG growth vs the target trained from scratch at equal 
 
 bench-parallel: $(STAMP)  ## step time of each parallel layout vs one process (CPU, gloo); on GPUs one GPU vs DP over all (NCCL)
 	$(PY) bench/bench_parallel.py
+
+bench-scale: $(STAMP)  ## seconds per document, task skew and shuffle bytes of the Spark stages at 20k, 80k, 320k pages (~25 min)
+	$(PY) bench/bench_scale.py
 
 clean:  ## remove outputs (out/, dist/), not the virtualenv
 	rm -rf out dist

@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -63,6 +64,8 @@ class PipelineConfig(StrictModel):
     master: str = "local[*]"
     driver_memory: str = "4g"
     spark_args: list[str] = Field(default_factory=list, description="extra spark-submit arguments")
+    rejects: Literal["text", "ids"] = Field("text", description="what each stage's _rejects keep of a dropped document: "
+                                            "everything, or all but the text (ids, reasons, source file and offset)")
     configs: StageConfigs = Field(default_factory=StageConfigs)
 
 
@@ -105,7 +108,7 @@ def plan(cfg: PipelineConfig) -> list[Step]:
     decontam_args = ["--input", out["dedup_minhash"], "--output", out["decontaminated"], "--config", c.decontaminate]
     if cfg.benchmarks_root:
         decontam_args += ["--benchmarks-root", cfg.benchmarks_root]
-    return [
+    steps = [
         Step("extract", "jobs/extract.py", ["--input", *cfg.warc, "--output", out["extracted"], "--config", c.extract],
              out["extracted"], [], [c.extract], external=list(cfg.warc)),
         Step("url_filter", "jobs/url_filter.py", ["--input", out["extracted"], "--output", out["url_filtered"], "--config", c.safety],
@@ -145,6 +148,11 @@ def plan(cfg: PipelineConfig) -> list[Step]:
              ["--input", out["mixture"], "--tokenizer", out["tokenizer"], "--output", out["shards"], "--config", c.tokenize],
              out["shards"], ["mix", "tokenizer"], [c.tokenize], documents=False),
     ]
+    if cfg.rejects != "text":
+        for step in steps:
+            if step.documents and step.spark:
+                step.args += ["--rejects", cfg.rejects]
+    return steps
 
 
 def _domains_root(domains_config: str) -> str:

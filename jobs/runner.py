@@ -14,7 +14,8 @@ moves documents and rejects into place, writes ``_stats.json``, the reports, ``_
 leaves only a ``._tmp-*`` directory behind. Output layout of every document stage::
 
     OUT/part-*.parquet        documents (DOCUMENT_SCHEMA)
-    OUT/_rejects/*.parquet    dropped documents with reject_stage, reject_reason, reject_detail (REJECT_SCHEMA)
+    OUT/_rejects/*.parquet    dropped documents with reject_stage, reject_reason, reject_detail (REJECT_SCHEMA;
+                              the text empty with ``--rejects ids``)
     OUT/_stats.json           counters, config, timing, inputs
     OUT/_funnel.md            the funnel over this stage and every stage upstream of it
     OUT/_SUCCESS
@@ -59,6 +60,7 @@ STATS_FILE = "_stats.json"
 FUNNEL_FILE = "_funnel.md"
 REJECTS_DIR = "_rejects"
 SUCCESS_FILE = "_SUCCESS"
+REJECT_MODES = ("text", "ids")
 
 STAGED_SCHEMA = pa.schema(
     [f.with_nullable(f.nullable or f.name not in DOCUMENT_SCHEMA.names) for f in REJECT_SCHEMA]
@@ -190,13 +192,15 @@ def _staged_batch(rows: list[dict]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(rows, schema=STAGED_SCHEMA)
 
 
-def _staged_row(outcome: Outcome, stage: str) -> dict:
+def _staged_row(outcome: Outcome, stage: str, reject_text: bool) -> dict:
     row = outcome.doc.to_row()
     if outcome.reason is None:
         row.update(kind="doc", reject_stage=None, reject_reason=None, reject_detail=None, stats_json=None)
     else:
         row.update(kind="reject", reject_stage=stage, reject_reason=outcome.reason, reject_detail=outcome.detail,
                    stats_json=None)
+        if not reject_text:
+            row["text"] = ""
     return row
 
 
@@ -254,9 +258,10 @@ class Decisions:
             yield row
 
 
-def stage_partition(stage: Stage, decisions: Decisions | None = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+def stage_partition(stage: Stage, decisions: Decisions | None = None,
+                    reject_text: bool = True) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The ``mapInArrow`` function of a stage: its input rows (with ``decisions`` attached) in, staged
-    rows and one counters row out."""
+    rows (rejects without their text unless ``reject_text``) and one counters row out."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         rows = (row for batch in batches for row in batch.to_pylist())
@@ -264,7 +269,7 @@ def stage_partition(stage: Stage, decisions: Decisions | None = None) -> Callabl
             rows = decisions.attach(rows)
         pending: list[dict] = []
         for outcome in stage.run(rows):
-            pending.append(_staged_row(outcome, stage.name))
+            pending.append(_staged_row(outcome, stage.name, reject_text))
             if len(pending) >= _BATCH_ROWS:
                 yield _staged_batch(pending)
                 pending = []
@@ -397,9 +402,11 @@ def documents(plan: Callable[[Job], Plan | AbstractContextManager[Plan]]) -> Cal
     def body(job: Job) -> dict:
         planned = plan(job)
         with planned if isinstance(planned, AbstractContextManager) else nullcontext(planned) as p:
-            staged = p.rows.mapInArrow(stage_partition(p.stage, p.decisions), spark_schema(STAGED_SCHEMA))
+            partition = stage_partition(p.stage, p.decisions, reject_text=job.args.rejects == "text")
+            staged = p.rows.mapInArrow(partition, spark_schema(STAGED_SCHEMA))
             return commit_documents(job, staged, p)
 
+    body.writes_documents = True  # StageJob offers --rejects
     return body
 
 
@@ -447,6 +454,10 @@ class StageJob:
                        help="YAML config" + ("" if self.config_required else " (defaults when omitted)"))
         p.add_argument("--master", default=None, help="Spark master when not run by spark-submit (default local[*])")
         p.add_argument("--partitions", type=int, default=None, help="number of partitions to process with")
+        if getattr(self.body, "writes_documents", False):
+            p.add_argument("--rejects", choices=REJECT_MODES, default="text",
+                           help=f"what {REJECTS_DIR}/ keeps of a dropped document: all its columns (text), or all but its text "
+                           "(ids: id, url, source file and offset, annotations, reason, detail)")
         if self.arguments:
             self.arguments(p)
         return p

@@ -261,3 +261,19 @@ def test_chain_on_the_sample_corpus(spark, tmp_path):
         assert corpus.count(para["text"]) <= 1, para["text"][:40]
     funnel = (dp / "_funnel.md").read_text()
     assert [line.split("|")[1].strip() for line in funnel.splitlines()[2:]] == ["extract", "clean", "dedup_paragraphs"]
+
+
+def test_rejects_as_ids_keep_everything_but_the_text(spark, tmp_path):
+    docs = [Document(id="keep", text=LONG, crawl_date="2024-01-01"),
+            Document(id="drop", text=f"{LONG}\nshort", crawl_date="2024-02-01", source_file="s3://crawl/x.warc.gz", source_offset=42)]
+    inp = tmp_path / "in"
+    _write_docs(inp, docs)
+    conf = _yaml(tmp_path, "min_doc_chars: 100\n")
+    dedup_paragraphs.run(["--input", str(inp), "--output", str(tmp_path / "full"), "--config", str(conf)])
+    dedup_paragraphs.run(["--input", str(inp), "--output", str(tmp_path / "ids"), "--config", str(conf), "--rejects", "ids"])
+    full, ids = read_rejects(tmp_path / "full"), read_rejects(tmp_path / "ids")
+    assert [r["text"] for r in full] == [f"{LONG}\nshort"] and [r["text"] for r in ids] == [""]
+    for r in full + ids:
+        r.pop("text")
+    assert full == ids and ids[0]["source_offset"] == 42
+    assert [d["text"] for d in read_docs(tmp_path / "ids")] == [LONG]
