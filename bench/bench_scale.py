@@ -13,17 +13,17 @@ What one run does, for every size of ``--sizes`` (default 20,000 80,000 320,000 
    of exactly ``DOCUMENT_SCHEMA`` (at least 4 files, at most ~20,000 documents each, row groups of
    5,000), ``_stats.json`` (stage ``synthetic``) and ``_SUCCESS``. Web pages (domain WebText, lang en,
    unique 24-hex ids, URLs, WARC-style crawl dates with 5% missing, ``quality.score`` annotations) made
-   of real English sentences of 40-110 characters from ../shared/data/english/enwiki2015 (~170k
+   of real English sentences of 40-110 characters from ../shared/data/english/enwiki2015 (~140k
    distinct ones): a page is 5-15 paragraphs of two random sentences (~1.6 KB); drawing pairs from that
-   pool makes accidental duplicate paragraphs negligible (~100 in 3 million). Planted structure:
+   pool makes accidental duplicate paragraphs negligible (~250 in 3 million). Planted structure:
    - one near-duplicate cluster of ``--cluster`` pages (default 10,000 at every size: a skew that does
      not grow with the corpus; at most half of a smaller corpus): one site's article, two long
      paragraphs (11-13 sentences each) between four site-template paragraphs (two above, two below,
-     shared verbatim); every copy has one word replaced in each article paragraph (a word or two per
-     copy: Jaccard of word 5-grams ~0.92 to the original). Paragraph dedup removes the template from
-     all copies but the earliest and leaves each copy's (edited, hence unique) article, so the MinHash
-     stage downstream still sees ~10,000 near duplicates; the paragraph stage sees four paragraphs
-     with 10,000 copies each;
+     shared verbatim; ~2.4 KB a page); every copy has one word replaced in each article paragraph (a
+     word or two per copy: Jaccard of word 5-grams ~0.93 to the original, ~0.87 between two copies).
+     Paragraph dedup removes the template from all copies but the earliest and leaves each copy's
+     (edited, hence unique) article, so the MinHash stage downstream still sees ~10,000 near
+     duplicates; the paragraph stage sees four paragraphs with 10,000 copies each;
    - small near-duplicate families: ~12% of the other pages are in families of 2-5 copies, made the
      same way (a header and a footer paragraph of the family, two article paragraphs edited per copy);
    - boilerplate: one paragraph (>= 60 characters) in 30% of all pages, five more in 3%, 2.5%, 2%,
@@ -55,7 +55,7 @@ What one run does, for every size of ``--sizes`` (default 20,000 80,000 320,000 
      bytes are in ``detail``;
    - ``shuffle_bytes_per_input_byte``: shuffle bytes written by the whole application / bytes of the
      input's Parquet files on disk (near-duplicate pages compress well: at 20,000 pages, half of them
-     in the big cluster, the corpus takes ~0.8 KB of Parquet per page, at 80,000 and more ~1.2 KB).
+     in the big cluster, the corpus takes ~0.9 KB of Parquet per page, at 80,000 and more ~1.3 KB).
    The load average before and after every spark-submit is kept too: other work on the machine
    inflates the times.
    Stage outputs are deleted once a size is done; the event logs and spark-submit logs stay in
@@ -352,7 +352,8 @@ def corpus(work: Path, n: int, seed: int, cluster: int) -> tuple[Path, dict]:
 
 def dataset_files(directory: Path) -> list[Path]:
     """The Parquet files Spark reads of a stage output (hidden and ``_`` entries left out, as Spark does)."""
-    return sorted(p for p in directory.rglob("*.parquet") if not any(part.startswith(("_", ".")) for part in p.relative_to(directory).parts))
+    hidden = ("_", ".")
+    return sorted(p for p in directory.rglob("*.parquet") if not any(part.startswith(hidden) for part in p.relative_to(directory).parts))
 
 
 def dataset_size(directory: Path) -> tuple[int, int]:
@@ -400,11 +401,16 @@ def _ratio(values: list[float]) -> float | None:
 _CODE_PATH = re.compile(r"(?<= at )\S*?/(?=(?:jobs|datapipe|tokenizer|train)/)")
 
 
+SPARK_PROPERTIES = ("spark.master", "spark.driver.memory", "spark.executor.memory", "spark.executor.cores", "spark.default.parallelism",
+                    "spark.cores.max", "spark.sql.shuffle.partitions")
+
+
 def analyse(events: list[dict], input_docs: int, input_bytes: int, min_tasks: int) -> dict:
     """Timing, task skew and shuffle volume of one application (see the module docstring). A Spark
     stage is named by the Python call that ran its first job (the SQL execution's description, or the
     job's call site, with the path up to the project's package cut) and by its operators."""
     job_start, job_end, job_site, sql = {}, {}, {}, {}
+    shuffle_partitions = None
     stages: dict[tuple[int, int], dict] = {}
     tasks: dict[tuple[int, int], list[dict]] = {}
     props: dict = {}
@@ -413,6 +419,8 @@ def analyse(events: list[dict], input_docs: int, input_bytes: int, min_tasks: in
         if kind == "SparkListenerJobStart":
             job_start[e["Job ID"]] = e["Submission Time"]
             props_ = e.get("Properties") or {}
+            if "spark.sql.shuffle.partitions" in props_:
+                shuffle_partitions = props_["spark.sql.shuffle.partitions"]
             site = sql.get(props_.get("spark.sql.execution.id")) or props_.get("callSite.short")
             for sid in e["Stage IDs"]:
                 job_site.setdefault(sid, _CODE_PATH.sub("", site) if site else site)
@@ -440,8 +448,8 @@ def analyse(events: list[dict], input_docs: int, input_bytes: int, min_tasks: in
         run = [t["Task Metrics"]["Executor Run Time"] for t in ok]
         wall = [t["Task Info"]["Finish Time"] - t["Task Info"]["Launch Time"] for t in ok]
         sw = sum(t["Task Metrics"]["Shuffle Write Metrics"]["Shuffle Bytes Written"] for t in ok)
-        sr = sum(t["Task Metrics"]["Shuffle Read Metrics"]["Remote Bytes Read"] + t["Task Metrics"]["Shuffle Read Metrics"]["Local Bytes Read"]
-                 for t in ok)  # fmt: skip
+        reads = [t["Task Metrics"]["Shuffle Read Metrics"] for t in ok]
+        sr = sum(m["Remote Bytes Read"] + m["Local Bytes Read"] for m in reads)
         inp = sum(t["Task Metrics"]["Input Metrics"]["Bytes Read"] for t in ok)
         info = stages.get(key, {})
         detail.append({
@@ -479,8 +487,8 @@ def analyse(events: list[dict], input_docs: int, input_bytes: int, min_tasks: in
         "spark_jobs": len(job_start),
         "spark_stages": len(detail),
         "task_run_s": round(totals["run_ms"] / 1000, 2),
-        "spark_properties": {k: v for k, v in props.items() if k in ("spark.master", "spark.driver.memory", "spark.executor.memory",
-                                                                      "spark.executor.cores", "spark.default.parallelism", "spark.cores.max")},
+        "spark_properties": {k: v for k, v in props.items() if k in SPARK_PROPERTIES},
+        "sql_shuffle_partitions": shuffle_partitions,
         "detail": detail,
     }  # fmt: skip
 
@@ -656,7 +664,8 @@ def render_markdown(r: dict) -> str:
         for i, (name, values) in enumerate(rows):
             lines.append(f"| {stage if i == 0 else ''} | {name} | " + " | ".join(values) + " |")
     lines += ["", "Spark stage with the largest max/median task, per stage and size:", "",
-              "| stage | size | docs in | Spark s | max/median | Spark stage (operators) | its tasks |", "|---|---:|---:|---:|---:|---|---:|"]
+              "| stage | size | docs in | Spark s | max/median | Spark stage (operators) | its tasks |",
+              "|---|---:|---:|---:|---:|---|---:|"]
     for stage, s in r["stages"].items():
         for i, n in enumerate(sizes):
             d = r["detail"].get(stage, {}).get(str(n))
@@ -679,8 +688,9 @@ def git_commit(code: Path) -> str | None:
         return None
     if proc.returncode != 0:
         return None
-    dirty = subprocess.run(["git", "-C", str(code), "status", "--porcelain", "--", "jobs", "datapipe"], capture_output=True, text=True, timeout=30)
-    return proc.stdout.strip() + ("+uncommitted changes in jobs/ or datapipe/" if dirty.stdout.strip() else "")
+    dirty = subprocess.run(["git", "-C", str(code), "status", "--porcelain", "--", "jobs", "datapipe", "configs"],
+                           capture_output=True, text=True, timeout=30)
+    return proc.stdout.strip() + (" + uncommitted changes in jobs/, datapipe/ or configs/" if dirty.stdout.strip() else "")
 
 
 def local_cores(master: str) -> int:
@@ -708,7 +718,8 @@ def main() -> None:
                    help="scratch directory: corpora (kept and reused), stage outputs (deleted per size), event logs and logs "
                         "(default: out/bench/scale-work)")
     p.add_argument("--seed", type=int, default=2024, help="corpus seed (default: 2024)")
-    p.add_argument("--cluster", type=int, default=10_000, help="pages in the big near-duplicate cluster (default: 10000; at most half a corpus)")
+    p.add_argument("--cluster", type=int, default=10_000,
+                   help="pages in the big near-duplicate cluster (default: 10000; at most half a corpus)")
     p.add_argument("--min-tasks", type=int, default=2, help="tasks a Spark stage needs to count for max/median (default: 2)")
     p.add_argument("--keep-outputs", action="store_true", help="keep the stage outputs in --work")
     args = p.parse_args()

@@ -37,6 +37,7 @@ only that bucket's documents come to the driver to place the cutoff (``jobs.mix`
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -70,6 +71,11 @@ BUCKETS = 1 << 14
 domain, then the documents of one bucket (a domain of 10^9 documents: ~61,000)."""
 
 COPY_ANNOTATION = "mix.copy"
+COPIES_ANNOTATION = "mix.copies"
+PREFIX_CHARS_ANNOTATION = "mix.prefix_chars"
+"""A mixture written with ``write_copies: false`` has one row per drawn document: ``mix.copies`` whole
+copies of it, then, with ``mix.prefix_chars``, a copy of its first that many characters; the shards
+stage expands them (``expand_copies``)."""
 
 
 def _known_domains(names, what: str) -> None:
@@ -173,6 +179,8 @@ class MixConfig(StrictModel):
     bytes_per_token: BytesPerTokenEstimate = Field(default_factory=BytesPerTokenEstimate)
     quality: QualityWeighting = Field(default_factory=QualityWeighting)
     domains: dict[str, DomainTarget] = Field(default_factory=_table1_targets)
+    write_copies: bool = Field(True, description="write every copy of a document as a row; false: one row per drawn document, "
+                               "the copies recorded in its annotations (mix.copies, mix.prefix_chars) for the shards stage to expand")
 
     @field_validator("domains")
     @classmethod
@@ -472,8 +480,9 @@ def share_deviations(plan: MixturePlan, tokens_out: dict[str, int], tolerance: f
 
 
 class MixStage(DocumentStage):
-    """Writes each document as often as the plan says (annotation ``mix.copy`` numbers the copies), or
-    rejects it: ``mix:downsampled`` (no copy), ``mix:no_share`` (its domain has no share).
+    """Writes each document as often as the plan says (annotation ``mix.copy`` numbers the copies; with
+    ``write_copies`` false once, the copies recorded), or rejects it: ``mix:downsampled`` (no copy),
+    ``mix:no_share`` (its domain has no share).
 
     ``scales``: copies expected per domain of a document of weight 1; ``cutoffs``: per domain, the last
     document that gets its extra copy (none where absent); ``partials``: per domain, the document whose
@@ -483,9 +492,10 @@ class MixStage(DocumentStage):
 
     def __init__(self, scales: dict[str, float], seed: int, cutoffs: dict[str, Cutoff] | None = None,
                  rates: TokenRates | None = None, quality: QualityWeighting | None = None,
-                 partials: dict[str, PartialCopy] | None = None):
+                 partials: dict[str, PartialCopy] | None = None, write_copies: bool = True):
         super().__init__()
         self.scales, self.seed, self.cutoffs, self.partials = scales, seed, cutoffs or {}, partials or {}
+        self.write_copies = write_copies
         self.rates = rates or TokenRates(BytesPerTokenEstimate())
         self.quality = quality or QualityWeighting()
 
@@ -514,4 +524,24 @@ class MixStage(DocumentStage):
             self.counters[f"mix.{doc.domain}.tokens_out"] += tokens
             if weight_key:
                 self.counters[weight_key] += tokens
-        return copies
+        if self.write_copies:
+            return copies
+        recorded = {COPIES_ANNOTATION: float(n)}
+        if len(copies) > n:
+            recorded[PREFIX_CHARS_ANNOTATION] = float(len(copies[-1].text))
+            recorded["mix.prefix"] = copies[-1].annotations["mix.prefix"]
+        return with_annotations(doc, **recorded)
+
+
+def expand_copies(doc: Document) -> list[Document]:
+    """The rows a ``write_copies: true`` mixture would hold for a row of a recorded one (itself, when it
+    records no copies)."""
+    if COPIES_ANNOTATION not in doc.annotations:
+        return [doc]
+    n = int(doc.annotations[COPIES_ANNOTATION])
+    base = {k: v for k, v in doc.annotations.items() if k not in (COPIES_ANNOTATION, PREFIX_CHARS_ANNOTATION, "mix.prefix")}
+    copies = [dataclasses.replace(doc, annotations={**base, COPY_ANNOTATION: float(i)}) for i in range(n)]
+    if PREFIX_CHARS_ANNOTATION in doc.annotations:
+        prefix = {**base, COPY_ANNOTATION: float(n), "mix.prefix": doc.annotations["mix.prefix"]}
+        copies.append(dataclasses.replace(doc, text=doc.text[: int(doc.annotations[PREFIX_CHARS_ANNOTATION])], annotations=prefix))
+    return copies

@@ -13,7 +13,8 @@ histogram bucket, and the documents of one histogram bucket per domain:
 4. the histogram of the extra-copy keys per domain; the driver picks each domain's boundary bucket;
 5. the boundary buckets' documents come to the driver, which places each domain's cutoff;
 6. every task applies the plan to its documents (``MixStage``): a document is written as many times
-   as it is drawn (annotation ``mix.copy`` numbers the copies) or goes to the rejects.
+   as it is drawn (annotation ``mix.copy`` numbers the copies), or once with its copies recorded
+   (``write_copies: false``; the shards stage expands them), or goes to the rejects.
 
 ``_manifest.json`` / ``_manifest.md``: per domain the documents, tokens, bytes, bytes per token and how
 they were found, target share (Table 1), planned share (after water-filling), realised share, epochs,
@@ -270,7 +271,7 @@ def plan(job: Job) -> Plan:
         print(text)
         return {MANIFEST: json.dumps(m, indent=2, ensure_ascii=False) + "\n", MANIFEST_MD: text}
 
-    stage = MixStage(mixture.scales(), config.seed, domain_cutoffs, rates, config.quality, partials)
+    stage = MixStage(mixture.scales(), config.seed, domain_cutoffs, rates, config.quality, partials, config.write_copies)
     return Plan(stage, job.docs, reports=reports)
 
 

@@ -6,7 +6,8 @@ Every document becomes its tokens followed by the end-of-text id, one sequence o
 (``datapipe.indexed``). A document is ``valid`` when ``datapipe.heldout.is_heldout`` says so, with the
 held-out fraction and seed of ``configs/tokenize.yaml``, and ``train`` otherwise, so the trainer's
 bits-per-byte evaluation runs on documents it never trained on. The mixture stage's repeated copies
-(annotation ``mix.copy``) are all written to train shards; a held-out document is written to valid once.
+(annotation ``mix.copy``, or recorded in one row: ``mix.copies``) are all written to train shards; a
+held-out document is written to valid once.
 
 Each shard holds one domain and one split; a domain gets ``ceil(bytes / shard_bytes)`` shards per
 split. A hash of (id, copy) picks the shard and the document's place in it, so the same input gives
@@ -54,6 +55,7 @@ from datapipe.indexed import (
     IndexedDatasetWriter,
     token_dtype,
 )
+from datapipe.mixture import COPIES_ANNOTATION, COPY_ANNOTATION, PREFIX_CHARS_ANNOTATION
 from jobs.runner import Job, StageError, StageJob, finish_output, progress, spark_schema, stage_stats
 from tokenizer.vocab import TOKENIZER_FILE, load_tokenizer
 
@@ -64,7 +66,6 @@ MANIFEST_MD = "manifest.md"
 MIXTURE_MANIFEST = "_manifest.json"
 TOKENIZER_REPORT = "training_report.json"
 SPLITS = ("train", "valid")
-COPY_ANNOTATION = "mix.copy"
 
 
 class HeldoutConfig(StrictModel):
@@ -441,15 +442,25 @@ def stage_counters(m: dict, docs_in: int, bytes_in: int) -> Counter:
 
 
 def input_documents(job: Job):
-    """The input documents as (id, domain, text, copy), ``copy`` being the mixture's ``mix.copy`` (0 when absent)."""
+    """The input documents as (id, domain, text, copy), ``copy`` being the mixture's ``mix.copy`` (0 when
+    absent); a row that records its copies (``datapipe.mixture.expand_copies``) is expanded into them."""
     from pyspark.sql import functions as F
 
     docs = job.docs
     missing = {"id", "domain", "text"} - set(docs.columns)
     if missing:
         raise StageError(f"input has no column(s) {sorted(missing)}: not documents of this project's schema ({', '.join(job.inputs)})")
-    copy = F.coalesce(F.col("annotations").getItem(COPY_ANNOTATION), F.lit(0.0)) if "annotations" in docs.columns else F.lit(0.0)
-    return docs.select("id", "domain", "text", copy.cast("int").alias("copy"))
+    if "annotations" not in docs.columns:
+        return docs.select("id", "domain", "text", F.lit(0).alias("copy"))
+    annotation = F.col("annotations").getItem
+    copies, prefix = annotation(COPIES_ANNOTATION).cast("int"), annotation(PREFIX_CHARS_ANNOTATION).cast("int")
+    written = docs.where(copies.isNull()).select(
+        "id", "domain", "text", F.coalesce(annotation(COPY_ANNOTATION), F.lit(0.0)).cast("int").alias("copy"))
+    recorded = docs.where(copies.isNotNull())
+    numbers = F.when(copies > 0, F.sequence(F.lit(0), copies - 1)).otherwise(F.array().cast("array<int>"))
+    whole = recorded.select("id", "domain", "text", F.explode(numbers).alias("copy"))
+    prefixes = recorded.where(prefix.isNotNull()).select("id", "domain", F.substring("text", 1, prefix).alias("text"), copies.alias("copy"))
+    return written.unionByName(whole).unionByName(prefixes)
 
 
 def domain_sizes(docs) -> tuple[dict[str, tuple[int, int]], int]:

@@ -15,6 +15,7 @@ from datapipe import mixture
 from datapipe.config import ConfigError, load_config
 from datapipe.document import Document
 from datapipe.mixture import (
+    PREFIX_CHARS_ANNOTATION,
     BytesPerTokenEstimate,
     DomainSupply,
     DomainTarget,
@@ -22,6 +23,7 @@ from datapipe.mixture import (
     MixStage,
     QualityWeighting,
     TokenRates,
+    expand_copies,
     plan_mixture,
 )
 from datapipe.stage import doc_bytes, run_documents
@@ -356,3 +358,33 @@ def test_a_few_large_documents_still_give_their_small_quota_exactly():
     (prefix,) = [o.doc for o in outcomes if o.kept and o.doc.domain == "AcademicPaper"]
     original = next(d for d in big if d.id == prefix.id)
     assert original.text.startswith(prefix.text) and 0 < prefix.annotations["mix.prefix"] < 1
+
+
+@pytest.mark.spark
+def test_job_recording_copies_gives_the_same_rows_and_shards(mixed, tmp_path):
+    """``write_copies: false``: one row per drawn document; expanded, exactly the rows written copy by
+    copy, and the shards stage makes byte-identical shards of either."""
+    from jobs import mix, shards
+    from tests.test_shards_spark import config_file, shard_files
+
+    _, tok_dir, (written, _) = mixed
+    root = written.parent
+    conf = tmp_path / "mix.yaml"
+    conf.write_text((root / "mix.yaml").read_text() + "write_copies: false\n")
+    recorded = tmp_path / "recorded"
+    mix.run(["--input", str(root / "in"), "--tokenizer", str(tok_dir), "--output", str(recorded), "--config", str(conf)])
+    rows = read_rows(recorded)
+    assert len(rows) < len(read_rows(written)) and any(dict(r["annotations"]).get(PREFIX_CHARS_ANNOTATION) for r in rows)
+
+    def as_written(row: dict) -> tuple:
+        return row["id"], row["text"], sorted(dict(row["annotations"]).items())
+
+    expanded = [d.to_row() for r in rows for d in expand_copies(Document.from_row(r))]
+    assert sorted(map(as_written, expanded)) == sorted(map(as_written, read_rows(written)))
+    assert json.loads((recorded / "_manifest.json").read_text())["domains"] == json.loads((written / "_manifest.json").read_text())["domains"]
+    made = {}
+    for name, mixed_dir in (("written", written), ("recorded", recorded)):
+        shards.run(["--input", str(mixed_dir), "--tokenizer", str(tok_dir), "--output", str(tmp_path / name),
+                    "--config", str(config_file(tmp_path))])
+        made[name] = shard_files(tmp_path / name)
+    assert made["written"] == made["recorded"] and made["written"]

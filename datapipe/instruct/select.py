@@ -55,7 +55,6 @@ from datapipe.minhash import MinHashConfig, MinHasher, band_keys, optimal_bands
 from datapipe.text import HAN_CLASS, count_cjk
 
 
-
 class SelectConfig(StrictModel):
     """Settings of the selection (``configs/sft_select.yaml``)."""
 
