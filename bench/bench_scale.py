@@ -9,7 +9,7 @@ and shuffle volume at 20k, 80k and 320k synthetic web pages.
 What one run does, for every size of ``--sizes`` (default 20,000 80,000 320,000 documents):
 
 1. builds a synthetic corpus (deterministic from ``--seed``; cached in ``--work`` as
-   ``corpus-<size>-seed<seed>`` and reused by later runs) as a complete stage output: Parquet part files
+   ``corpus-<size>-seed<seed>-cluster<n>``, reused by later runs) as a complete stage output: Parquet part files
    of exactly ``DOCUMENT_SCHEMA`` (at least 4 files, at most ~20,000 documents each, row groups of
    5,000), ``_stats.json`` (stage ``synthetic``) and ``_SUCCESS``. Web pages (domain WebText, lang en,
    unique 24-hex ids, URLs, WARC-style crawl dates with 5% missing, ``quality.score`` annotations) made
@@ -66,13 +66,16 @@ Results: a table on stdout, ``OUT/scale.json`` and ``OUT/scale.md`` (default ``o
 other). ``--standalone`` starts a Spark standalone master and two workers (1 core, 2 GB each) on
 127.0.0.1 from pyspark's SPARK_HOME, submits every stage to it with the code under test zipped for
 ``--py-files`` (``jobs.dist.build_zip`` of that code) and executors of 2 GB, and stops the cluster at
-the end (the jobs' own settings stay: off ``local``, ``spark.sql.shuffle.partitions`` keeps Spark's 200).
+the end. The jobs keep their own settings: the runner before commit fd16c3e set 4 shuffle partitions on
+``local`` masters only, so on the cluster its shuffles have Spark's 200 (``sql_shuffle_partitions`` in
+``detail`` says what a run had).
 
-``--code DIR`` measures another checkout of the project (e.g. the previous commit, for a before/after
+``--code DIR`` measures another checkout of the project (e.g. an earlier commit, for a before/after
 comparison): the job scripts ``DIR/jobs/*.py`` and configs ``DIR/configs/*.yaml``, with
-``PYTHONPATH=DIR`` so that the driver and the local executors import that checkout's packages::
+``PYTHONPATH=DIR`` so that the driver and the local executors import that checkout's packages (checked
+before the first run). The baseline of the skew work (fd16c3e) is its parent, 1c668ed::
 
-    mkdir -p /tmp/scale-before && git archive HEAD | tar -x -C /tmp/scale-before
+    mkdir -p /tmp/scale-before && git archive 1c668ed | tar -x -C /tmp/scale-before
     .venv/bin/python bench/bench_scale.py --code /tmp/scale-before --out /tmp/scale-before-results
 
 The default run (three sizes, four stages, local[2]) takes about 20 minutes on 2 idle cores, most

@@ -13,6 +13,12 @@ starts with ``.`` or ``_`` (checksums, ``_SUCCESS``, ``_rejects/``, temporaries)
 **Atomic publish.** An output appears whole or not at all: it is written under ``OUT._tmp-*`` and
 ``publish`` swaps it into place (an old output is moved aside first and removed only once the new one is
 in place), so a killed program leaves a ``._tmp-*`` directory, never a complete-looking output.
+On an object store (``s3``, ``gs``, ``abfs``, ...) a directory rename is a copy of every byte and not
+atomic, so nothing is renamed there: the output is written under ``OUT/_attempt-*/`` and ``publish``
+commits it by writing the one small file ``OUT/_SUCCESS`` (``{"committed": "_attempt-.../..."}``; a
+single PUT, atomic for readers), then removes the attempt it replaced. Readers open an output through
+``resolve``, which follows that file (and is the identity for every other output); an attempt a killed
+writer left behind is hidden (``_``) and named by no ``_SUCCESS``.
 ``staged_directory`` does this around a block that writes local files (uploading them first when the
 output is remote); ``atomic_file`` and ``write_files`` replace single files by rename. On a local disk ``durable=True`` also
 fsyncs the directory and its parent, so a checkpoint survives a power cut once ``publish`` returns.
@@ -20,6 +26,7 @@ fsyncs the directory and its parent, so a checkpoint survives a power cut once `
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -260,15 +267,69 @@ def fsync(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
+OBJECT_STORES = frozenset({"s3", "s3a", "s3n", "gs", "gcs", "abfs", "abfss", "wasb", "wasbs", "oss", "cosn"})
+COMMIT_FILE = "_SUCCESS"
+_ATTEMPT_PREFIX = "_attempt-"
+
+
+def renames_directories(uri: str | os.PathLike) -> bool:
+    """Whether a directory rename is one cheap atomic operation where ``uri`` lives (local disks, HDFS),
+    rather than a copy of every file (object stores)."""
+    uri = str(uri)
+    return is_local(uri) or uri.split("://", 1)[0].lower() not in OBJECT_STORES
+
+
 def temporary_sibling(output: str) -> str:
-    """A fresh ``OUT._tmp-*`` name beside ``output``: what a killed writer leaves behind, never taken for output."""
-    return f"{str(output).rstrip('/')}._tmp-{uuid.uuid4().hex[:12]}"
+    """A fresh name for writing ``output``: ``OUT._tmp-*`` beside it, or on an object store ``OUT/_attempt-*``
+    inside it; what a killed writer leaves behind, never taken for output."""
+    output = str(output).rstrip("/")
+    if not renames_directories(output):
+        return f"{output}/{_ATTEMPT_PREFIX}{uuid.uuid4().hex[:12]}"
+    return f"{output}._tmp-{uuid.uuid4().hex[:12]}"
 
 
-def publish(tmp: str | os.PathLike, output: str | os.PathLike, durable: bool = False) -> None:
+def _committed(output: str) -> dict | None:
+    """The commit record of an object-store output (``publish``), None for any other output."""
+    marker = join(output, COMMIT_FILE)
+    if renames_directories(output) or not exists(marker):
+        return None
+    text = read_text(marker).strip()
+    return json.loads(text) if text.startswith("{") else None
+
+
+def resolve(output: str | os.PathLike, part: str | None = None) -> str:
+    """The directory that holds the committed ``output`` (itself, except on an object store), or with
+    ``part`` one of the parts ``publish`` recorded (``part`` joined under it when none was recorded)."""
+    output = str(output).rstrip("/")
+    record = _committed(output)
+    if record is None:
+        return join(output, part) if part else output
+    if part:
+        return join(output, record["parts"][part]) if part in record.get("parts", {}) else join(output, record["committed"], part)
+    return join(output, record["committed"])
+
+
+def publish(tmp: str | os.PathLike, output: str | os.PathLike, durable: bool = False, parts: dict[str, str] | None = None) -> None:
     """Make the complete directory ``tmp`` the output ``output``; an old output is removed only once the new
-    one is in place. ``durable`` (local): fsync ``tmp`` before and the parent directory after the rename."""
-    tmp, output = str(tmp), str(output).rstrip("/")
+    one is in place. ``durable`` (local): fsync ``tmp`` before and the parent directory after the rename.
+    On an object store ``tmp`` is under ``output`` (``temporary_sibling``) and is committed in place; ``parts``
+    records where a named part of it lies (``resolve(output, name)``) when not in ``tmp``."""
+    tmp, output = str(tmp).rstrip("/"), str(output).rstrip("/")
+    if not renames_directories(output):
+        if not tmp.startswith(output + "/" + _ATTEMPT_PREFIX):
+            raise ValueError(f"{tmp} is not an attempt directory of {output}")
+        relative = lambda uri: str(uri).rstrip("/")[len(output) + 1:]  # noqa: E731
+        previous = _committed(output)
+        record = {"committed": relative(tmp), "parts": {k: relative(v) for k, v in (parts or {}).items()}}
+        write_text(join(output, COMMIT_FILE), json.dumps(record) + "\n")
+        attempt = record["committed"].split("/", 1)[0]
+        fs, path = filesystem(output)
+        for info in fs.get_file_info(pafs.FileSelector(path, recursive=False)):
+            name = info.path.rstrip("/").rsplit("/", 1)[-1]
+            replaced = previous and name == previous["committed"].split("/", 1)[0]
+            if name != attempt and name != COMMIT_FILE and (replaced or not previous and not name.startswith(_ATTEMPT_PREFIX)):
+                delete(join(output, name))  # the attempt this one replaces, or an output written by renames before
+        return
     local = is_local(output)
     if durable and local:
         fsync(local_path(tmp))

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from datapipe.cli import main_of
 from datapipe.config import ConfigError, StrictModel, load_config
-from datapipe.io import exists, list_files, read_text, write_bytes, write_text
+from datapipe.io import exists, join, list_files, read_text, resolve, write_bytes, write_text
 from datapipe.plots import png, pyplot
 from datapipe.stats import funnel_rows, render_funnel
 
@@ -235,7 +235,7 @@ def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = F
         prints[step.name] = fp
         record = f"{chain_dir}/{step.name}.json"
         forced = rerun_from is not None and i >= rerun_from
-        done = exists(f"{step.output}/{step.marker}") and exists(record) and json.loads(read_text(record)).get("fingerprint") == fp
+        done = exists(join(resolve(step.output), step.marker)) and exists(record) and json.loads(read_text(record)).get("fingerprint") == fp
         if done and not forced:
             print(f"[{i + 1}/{len(steps)}] {step.name}: complete, skipped ({step.output})", flush=True)
             continue
@@ -246,7 +246,7 @@ def run_chain(cfg: PipelineConfig, *, master: str | None = None, force: bool = F
         if proc.returncode != 0:
             raise SystemExit(f"stage {step.name} failed with exit code {proc.returncode}; later stages not run")
         write_text(record, json.dumps({"fingerprint": fp, "seconds": round(time.time() - started, 1)}) + "\n")
-    return [{**json.loads(read_text(f"{s.output}/_stats.json")), "stage": s.name} for s in steps if s.documents]
+    return [{**json.loads(read_text(join(resolve(s.output), "_stats.json"))), "stage": s.name} for s in steps if s.documents]
 
 
 def write_report(cfg: PipelineConfig, stats: list[dict]) -> str:

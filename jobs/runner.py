@@ -20,6 +20,9 @@ leaves only a ``._tmp-*`` directory behind. Output layout of every document stag
     OUT/_funnel.md            the funnel over this stage and every stage upstream of it
     OUT/_SUCCESS
 
+On an object store the same layout lies in ``OUT/_attempt-*/`` (rejects beside it) and ``OUT/_SUCCESS``
+records where (``datapipe.io.publish``, ``datapipe.io.resolve``): nothing is renamed there.
+
 A stage that decides about documents from the whole corpus (paragraph dedup, MinHash) writes its
 decisions as small rows keyed by the input file of each document (``Decisions``); the apply pass is a
 map over the documents where they lie, each task reading the decisions about its own files, so the
@@ -284,7 +287,7 @@ def stage_partition(stage: Stage, decisions: Decisions | None = None,
 
 
 def read_stats(directory: str) -> dict | None:
-    uri = io.join(directory, STATS_FILE)
+    uri = io.join(io.resolve(directory), STATS_FILE)
     return json.loads(io.read_text(uri)) if io.exists(uri) else None
 
 
@@ -323,23 +326,30 @@ def stage_stats(job: Job, counters: Counter, extra: dict | None = None) -> dict:
     }
 
 
-def finish_output(tmp: str, output: str, stats: dict, files: dict[str, str] | None = None) -> str:
+def finish_output(tmp: str, output: str, stats: dict, files: dict[str, str] | None = None, parts: dict[str, str] | None = None) -> str:
     """Write ``_stats.json``, ``files`` (name -> text), ``_funnel.md`` and ``_SUCCESS`` into the complete
-    directory ``tmp`` and publish it as ``output``; returns the funnel."""
+    directory ``tmp`` and publish it as ``output`` (with ``parts`` lying elsewhere: ``datapipe.io.publish``);
+    returns the funnel."""
     io.write_text(io.join(tmp, STATS_FILE), json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
     for name, text in (files or {}).items():
         io.write_text(io.join(tmp, name), text)
     funnel = render_funnel(funnel_rows(collect_upstream_stats(stats)))
     io.write_text(io.join(tmp, FUNNEL_FILE), funnel + "\n")
     io.write_text(io.join(tmp, SUCCESS_FILE), "")
-    io.publish(tmp, output)
+    io.publish(tmp, output, parts=parts)
     return funnel
 
 
 def commit_documents(job: Job, staged_df, plan: Plan) -> dict:
-    """Write the staged rows of ``plan``'s stage atomically to the job's output with stats and funnel."""
+    """Write the staged rows of ``plan``'s stage atomically to the job's output with stats and funnel.
+    Where directories rename cheaply the documents and rejects are moved into the output's layout; on
+    an object store they stay where Spark wrote them and the commit records where they are
+    (``datapipe.io.publish``), so no data is copied."""
     tmp = io.temporary_sibling(job.output)
-    staged, final = io.join(tmp, "staged"), io.join(tmp, "final")
+    staged = io.join(tmp, "staged")
+    renames = io.renames_directories(job.output)
+    final = io.join(tmp, "final") if renames else io.join(staged, "kind=doc")
+    committed = False
     try:
         with progress(job.spark, job.name):
             staged_df.write.partitionBy("kind").parquet(staged)
@@ -347,17 +357,24 @@ def commit_documents(job: Job, staged_df, plan: Plan) -> dict:
         if io.exists(io.join(staged, "kind=stats")):
             for row in job.spark.read.parquet(io.join(staged, "kind=stats")).select("stats_json").collect():
                 counters.update(json.loads(row.stats_json))
-        if io.exists(io.join(staged, "kind=doc")):
+        if not io.exists(io.join(staged, "kind=doc")):  # every document dropped: still a readable, empty dataset
+            job.spark.createDataFrame([], spark_schema(DOCUMENT_SCHEMA)).write.parquet(io.join(staged, "kind=doc"))
+        parts = {}
+        if renames:
             io.rename(io.join(staged, "kind=doc"), final)
-        else:  # every document dropped: still a readable, empty dataset
-            job.spark.createDataFrame([], spark_schema(DOCUMENT_SCHEMA)).write.parquet(final)
-        if io.exists(io.join(staged, "kind=reject")):
-            io.rename(io.join(staged, "kind=reject"), io.join(final, REJECTS_DIR))
-        io.delete(staged)
+            if io.exists(io.join(staged, "kind=reject")):
+                io.rename(io.join(staged, "kind=reject"), io.join(final, REJECTS_DIR))
+            io.delete(staged)
+        else:
+            io.delete(io.join(staged, "kind=stats"))
+            if io.exists(io.join(staged, "kind=reject")):
+                parts[REJECTS_DIR] = io.join(staged, "kind=reject")
         stats = stage_stats(job, counters, plan.extra)
-        funnel = finish_output(final, job.output, stats, plan.reports(counters) if plan.reports else None)
+        funnel = finish_output(final, job.output, stats, plan.reports(counters) if plan.reports else None, parts)
+        committed = True
     finally:
-        io.delete(tmp)  # a killed driver leaves ._tmp-* behind, never a complete-looking output
+        if renames or not committed:
+            io.delete(tmp)  # a killed driver leaves ._tmp-* (_attempt-*) behind, never a complete-looking output
     print(funnel)
     return stats
 
@@ -472,8 +489,9 @@ class StageJob:
         input_bytes = 0
         if self.inputs == "documents":
             job.inputs = [require_stage_output(p) for p in args.input]
-            input_bytes = sum(f.size for f in list_input_files(job.inputs))
-            job.docs = spark.read.parquet(*job.inputs)
+            committed = [io.resolve(p) for p in job.inputs]
+            input_bytes = sum(f.size for f in list_input_files(committed))
+            job.docs = spark.read.parquet(*committed)
             if self.file_keys:
                 job.docs = with_file_key(job.docs)
             if args.partitions:

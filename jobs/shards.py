@@ -357,9 +357,9 @@ def check_heldout(tokenizer_uri: str, heldout: HeldoutConfig) -> None:
 def mixture_planned_shares(inputs: list[str]) -> dict[str, float] | None:
     """The mixture stage's planned share per domain (Table 1 after water-filling: within every domain's
     epoch cap), when the single input is a mixture stage output."""
-    if len(inputs) != 1 or not io.exists(io.join(inputs[0], MIXTURE_MANIFEST)):
+    if len(inputs) != 1 or not io.exists(io.join(io.resolve(inputs[0]), MIXTURE_MANIFEST)):
         return None
-    manifest = json.loads(io.read_text(io.join(inputs[0], MIXTURE_MANIFEST)))
+    manifest = json.loads(io.read_text(io.join(io.resolve(inputs[0]), MIXTURE_MANIFEST)))
     return {d["domain"]: float(d["planned_share"]) for d in manifest["domains"]}
 
 

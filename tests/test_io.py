@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,54 @@ def test_write_files_replaces_single_files(tmp_path):
     io.write_files(tmp_path / "o", {"a.md": "y"})
     assert (tmp_path / "o" / "a.md").read_text() == "y" and (tmp_path / "o" / "b.png").read_bytes() == b"\x89PNG"
     assert sorted(os.listdir(tmp_path / "o")) == ["a.md", "b.png"]
+
+
+# --- commit on object stores ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def object_store(monkeypatch):
+    """Local directories committed as an object store's would be (no directory renames)."""
+    monkeypatch.setattr(io, "renames_directories", lambda uri: False)
+    renamed = []
+    monkeypatch.setattr(io, "rename", lambda src, dst: renamed.append((src, dst)))
+    return renamed
+
+
+def _attempt(out: Path, text: str) -> str:
+    tmp = io.temporary_sibling(str(out))
+    assert tmp.startswith(f"{out}/_attempt-")
+    io.write_text(io.join(tmp, "part-0.txt"), text)
+    return tmp
+
+
+def test_object_store_commit_writes_one_file_and_renames_nothing(tmp_path, object_store):
+    out = tmp_path / "out"
+    first = _attempt(out, "one")
+    assert not io.exists(io.join(str(out), io.COMMIT_FILE))  # written, not committed: nothing to read
+    io.publish(first, str(out))
+    assert io.read_text(io.join(io.resolve(str(out)), "part-0.txt")) == "one"
+    killed = _attempt(out, "killed")  # a writer that died before its commit
+    second = _attempt(out, "two")
+    io.publish(second, str(out), parts={"_rejects": io.join(second, "elsewhere")})
+    assert io.read_text(io.join(io.resolve(str(out)), "part-0.txt")) == "two"
+    assert io.resolve(str(out), "_rejects") == io.join(second, "elsewhere")
+    assert not io.exists(first) and io.exists(killed)  # the replaced attempt goes; a stray one stays hidden
+    assert object_store == [] and [f.uri for f in io.list_files([str(out)])] == []
+
+
+def test_object_store_commit_replaces_an_output_written_by_renames(tmp_path, object_store):
+    out = tmp_path / "out"
+    (out / "_rejects").mkdir(parents=True)
+    (out / "part-old.parquet").write_text("old")
+    (out / "_SUCCESS").write_text("")
+    assert io.resolve(str(out)) == str(out)  # an empty _SUCCESS: the directory itself
+    tmp = _attempt(out, "new")
+    io.publish(tmp, str(out))
+    assert sorted(p.name for p in out.iterdir()) == ["_SUCCESS", Path(tmp).name]
+
+
+def test_other_outputs_resolve_to_themselves(tmp_path):
+    assert io.renames_directories(str(tmp_path)) and io.renames_directories("hdfs://nn/out")
+    assert not io.renames_directories("s3a://bucket/out") and not io.renames_directories("gs://bucket/out")
+    assert io.resolve(str(tmp_path)) == str(tmp_path) and io.resolve(str(tmp_path), "_rejects") == f"{tmp_path}/_rejects"

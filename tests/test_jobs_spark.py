@@ -277,3 +277,31 @@ def test_rejects_as_ids_keep_everything_but_the_text(spark, tmp_path):
         r.pop("text")
     assert full == ids and ids[0]["source_offset"] == 42
     assert [d["text"] for d in read_docs(tmp_path / "ids")] == [LONG]
+
+
+def test_stages_on_an_object_store_commit_without_renames(spark, tmp_path, monkeypatch):
+    """Where a rename is a copy, a stage's data stays where Spark wrote it, the commit is one small
+    file, and the next stage, the stats chain and the rejects are found through it."""
+    from datapipe import io
+    from jobs import clean
+    from jobs.runner import read_stats
+
+    monkeypatch.setattr(io, "renames_directories", lambda uri: False)
+    renamed = []
+    monkeypatch.setattr(io, "rename", lambda src, dst: renamed.append(src))
+    docs = [Document(id="keep", text=LONG, crawl_date="2024-01-01"),
+            Document(id="drop", text=f"{LONG}\nshort", crawl_date="2024-02-01")]
+    inp, dedup, cleaned = tmp_path / "in", tmp_path / "dedup", tmp_path / "cleaned"
+    _write_docs(inp, docs)
+    conf = _yaml(tmp_path, "min_doc_chars: 100\n")
+    for _ in range(2):  # the second run replaces the first
+        dedup_paragraphs.run(["--input", str(inp), "--output", str(dedup), "--config", str(conf)])
+    clean.run(["--input", str(dedup), "--output", str(cleaned)])
+    assert renamed == []
+    attempts = [p.name for p in dedup.iterdir() if p.name.startswith("_attempt-")]
+    assert len(attempts) == 1 and json.loads((dedup / "_SUCCESS").read_text())["committed"].startswith(attempts[0])
+    assert [d["id"] for d in read_docs(Path(io.resolve(str(dedup))))] == ["keep"]
+    assert read_stats(str(cleaned))["counters"]["docs_in"] == 1
+    rejects = [r for f in Path(io.resolve(str(dedup), "_rejects")).glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert [r["id"] for r in rejects] == ["drop"]
+    assert read_stats(str(cleaned))["inputs"] == [f"file:{dedup}"] and "| dedup_paragraphs |" in (Path(io.resolve(str(cleaned))) / "_funnel.md").read_text()

@@ -156,7 +156,8 @@ def open_inputs(inputs: list[str]) -> ds.Dataset:
     missing = [p for p in inputs if not io.exists(io.join(p, "_SUCCESS"))]
     if missing:
         raise SampleError(f"not a complete stage output (no _SUCCESS): {', '.join(missing)}")
-    return ds.dataset([ds.dataset(path, format="parquet", filesystem=fs) for fs, path in map(io.filesystem, inputs)])
+    committed = [io.filesystem(io.resolve(p)) for p in inputs]
+    return ds.dataset([ds.dataset(path, format="parquet", filesystem=fs) for fs, path in committed])
 
 
 def _copy_numbers(batch: pa.RecordBatch) -> list:

@@ -83,7 +83,7 @@ def iter_stage_output(path: str, selected) -> Iterator[SourceDoc]:
         raise QualityDataError(f"input not found: {path}")
     if not io.exists(io.join(path, "_SUCCESS")):
         raise QualityDataError(f"{path}: not a complete stage output (no _SUCCESS)")
-    filesystem, p = io.filesystem(path)
+    filesystem, p = io.filesystem(io.resolve(path))
     dataset = ds.dataset(p, format="parquet", filesystem=filesystem)  # skips _rejects, _stats.json, ...
     missing = {"id", "url", "lang", "domain", "text"} - set(dataset.schema.names)
     if missing:
