@@ -21,7 +21,7 @@ CONF_ARG = $(if $(CONF),--config $(CONF))
 PIPE ?= out/pipeline
 NPROC ?= 1
 
-.PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model quality \
+.PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model sample-docs quality \
 	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf sft-select sft dist \
 	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel bench-scale clean
 
@@ -80,6 +80,9 @@ ingest-domains: $(STAMP)  ## non-web domains -> documents (CONF=configs/domains.
 
 quality-model: $(STAMP)  ## train the fastText quality classifiers (POS=ingest output NEG=cleaned web, e.g. dedup_paragraphs OUT=model dir [CONF=])
 	$(SUBMIT) jobs/quality_model.py --positives $(POS) --negatives $(NEG) --output $(OUT) $(CONF_ARG)
+
+sample-docs: $(STAMP)  ## a bounded uniform sample of stage outputs, drawn by Spark (IN=stage output(s) OUT=dir CONF=configs/sample_tokenizer.yaml|sample_quality.yaml)
+	$(SUBMIT) jobs/sample.py --input $(IN) --output $(OUT) --config $(or $(CONF),configs/sample_tokenizer.yaml)
 
 quality: $(STAMP)  ## score and filter by quality (IN=stage output MODEL=model dir OUT=dir [CONF=])
 	$(SUBMIT) jobs/quality.py --input $(IN) --model $(MODEL) --output $(OUT) $(CONF_ARG)

@@ -24,3 +24,11 @@ def is_heldout(doc_id: str, fraction: float, seed: int = 0) -> bool:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"held-out fraction must be in [0, 1), got {fraction}")
     return fraction > 0.0 and heldout_draw(doc_id, seed) < fraction
+
+
+def sample_draw(doc_id: str, seed: int) -> float:
+    """A uniform number in [0, 1) fixed by (seed, id), independent of the held-out draw: a document is in
+    a sample of rate ``r`` when its draw is below ``r`` (so a sample at a higher rate holds it too)."""
+    digest = hashlib.blake2b(f"tokenizer-sample:{seed}:{doc_id}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / _SCALE
+

@@ -344,6 +344,14 @@ def publish(tmp: str | os.PathLike, output: str | os.PathLike, durable: bool = F
         delete(trash)
 
 
+def discard(tmp: str, output: str) -> None:
+    """Remove the temporary directory ``tmp`` of ``output`` unless ``publish`` committed it in place."""
+    record = _committed(str(output).rstrip("/"))
+    if record and str(tmp).rstrip("/").endswith("/" + record["committed"].split("/", 1)[0]):
+        return
+    delete(tmp)
+
+
 def _upload(local_dir: Path, uri: str) -> None:
     for path in sorted(local_dir.rglob("*")):
         if path.is_file():

@@ -48,6 +48,8 @@ class StageConfigs(StrictModel):
     dedup_minhash: str = "configs/dedup_minhash.yaml"
     decontaminate: str = "configs/decontaminate.yaml"
     mix: str = "configs/mix.yaml"
+    sample_quality: str = "configs/sample_quality.yaml"
+    sample_tokenizer: str = "configs/sample_tokenizer.yaml"
     tokenizer: str = "configs/tokenizer.yaml"
     tokenizer_report: str = "configs/tokenizer_report.yaml"
     tokenize: str = "configs/tokenize.yaml"
@@ -90,16 +92,18 @@ class Step:
 
 def plan(cfg: PipelineConfig) -> list[Step]:
     """The chain: web text through extract, the URL filter, clean, paragraph dedup and safety (bad
-    words, PII); the other domains through ingest and safety; a quality model trained on both; then
-    quality, MinHash dedup (after masking, so masked copies still collapse), decontamination; the
-    tokenizer (trained on the distinct decontaminated documents with the mixture's domain weights) and
+    words, PII); the other domains through ingest and safety; a quality model trained on a bounded
+    sample of both (drawn by Spark); then quality, MinHash dedup (after masking, so masked copies still
+    collapse), decontamination; the tokenizer (trained on a sample Spark draws from the distinct
+    decontaminated documents with the mixture's domain weights) and
     its compression report; the mixture, its token counts measured with that tokenizer; and the
     mixture tokenized into shards."""
     o = cfg.out.rstrip("/")
     c = cfg.configs
     out = {name: f"{o}/{name}" for name in ("extracted", "url_filtered", "cleaned", "dedup_paragraphs", "safety_web",
-                                            "domains", "safety_domains", "quality_model", "quality", "dedup_minhash",
-                                            "decontaminated", "mixture", "tokenizer", "tokenizer_report", "shards")}
+                                            "domains", "safety_domains", "quality_sample_web", "quality_sample_domains",
+                                            "quality_model", "quality", "dedup_minhash", "decontaminated", "tokenizer_sample",
+                                            "mixture", "tokenizer", "tokenizer_report", "shards")}
     ingest_args = ["--config", cfg.domains, "--output", out["domains"]]
     if cfg.domains_root:
         ingest_args += ["--root", cfg.domains_root]
@@ -123,9 +127,16 @@ def plan(cfg: PipelineConfig) -> list[Step]:
         Step("ingest", "jobs/ingest.py", ingest_args, out["domains"], [], [cfg.domains], external=[domains_root]),
         Step("safety_domains", "jobs/safety.py", ["--input", out["domains"], "--output", out["safety_domains"], "--config", c.safety],
              out["safety_domains"], ["ingest"], [c.safety], external=[safety_root]),
+        Step("quality_sample_web", "jobs/sample.py",
+             ["--input", out["safety_web"], "--output", out["quality_sample_web"], "--config", c.sample_quality],
+             out["quality_sample_web"], ["safety_web"], [c.sample_quality]),
+        Step("quality_sample_domains", "jobs/sample.py",
+             ["--input", out["safety_domains"], "--output", out["quality_sample_domains"], "--config", c.sample_quality],
+             out["quality_sample_domains"], ["safety_domains"], [c.sample_quality]),
         Step("quality_model", "jobs/quality_model.py",
-             ["--positives", out["safety_domains"], "--negatives", out["safety_web"], "--output", out["quality_model"], "--config", c.quality],
-             out["quality_model"], ["safety_web", "safety_domains"], [c.quality], marker="model.json", documents=False),
+             ["--positives", out["quality_sample_domains"], "--negatives", out["quality_sample_web"], "--output", out["quality_model"],
+              "--config", c.quality],
+             out["quality_model"], ["quality_sample_web", "quality_sample_domains"], [c.quality], marker="model.json", documents=False),
         Step("quality", "jobs/quality.py",
              ["--input", out["safety_web"], "--output", out["quality"], "--model", out["quality_model"], "--config", c.quality],
              out["quality"], ["safety_web", "quality_model"], [c.quality]),
@@ -134,9 +145,12 @@ def plan(cfg: PipelineConfig) -> list[Step]:
              out["dedup_minhash"], ["quality", "safety_domains"], [c.dedup_minhash]),
         Step("decontaminate", "jobs/decontaminate.py", decontam_args, out["decontaminated"], ["dedup_minhash"], [c.decontaminate],
              external=[_benchmarks_root(c.decontaminate, cfg.benchmarks_root)]),
+        Step("tokenizer_sample", "jobs/sample.py",
+             ["--input", out["decontaminated"], "--output", out["tokenizer_sample"], "--config", c.sample_tokenizer],
+             out["tokenizer_sample"], ["decontaminate"], [c.sample_tokenizer]),
         Step("tokenizer", "tokenizer.train",
-             ["--input", out["decontaminated"], "--weights", c.mix, "--output", out["tokenizer"], "--config", c.tokenizer],
-             out["tokenizer"], ["decontaminate"], [c.mix, c.tokenizer], marker="tokenizer.json", documents=False, spark=False),
+             ["--input", out["tokenizer_sample"], "--weights", c.mix, "--output", out["tokenizer"], "--config", c.tokenizer],
+             out["tokenizer"], ["tokenizer_sample"], [c.mix, c.tokenizer], marker="tokenizer.json", documents=False, spark=False),
         Step("tokenizer_report", "tokenizer.report",
              ["--tokenizer", out["tokenizer"], "--heldout", f"{out['tokenizer']}/heldout.jsonl", "--output",
               out["tokenizer_report"], "--config", c.tokenizer_report],

@@ -349,7 +349,6 @@ def commit_documents(job: Job, staged_df, plan: Plan) -> dict:
     staged = io.join(tmp, "staged")
     renames = io.renames_directories(job.output)
     final = io.join(tmp, "final") if renames else io.join(staged, "kind=doc")
-    committed = False
     try:
         with progress(job.spark, job.name):
             staged_df.write.partitionBy("kind").parquet(staged)
@@ -371,10 +370,8 @@ def commit_documents(job: Job, staged_df, plan: Plan) -> dict:
                 parts[REJECTS_DIR] = io.join(staged, "kind=reject")
         stats = stage_stats(job, counters, plan.extra)
         funnel = finish_output(final, job.output, stats, plan.reports(counters) if plan.reports else None, parts)
-        committed = True
     finally:
-        if renames or not committed:
-            io.delete(tmp)  # a killed driver leaves ._tmp-* (_attempt-*) behind, never a complete-looking output
+        io.discard(tmp, job.output)  # a killed driver leaves ._tmp-* (_attempt-*) behind, never a complete-looking output
     print(funnel)
     return stats
 

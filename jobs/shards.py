@@ -514,7 +514,7 @@ def write_shards(job: Job) -> dict:
         funnel = finish_output(tmp, job.output, stats, {MANIFEST_FILE: json.dumps(m, indent=2, ensure_ascii=False) + "\n",
                                                         MANIFEST_MD: manifest_markdown(m)})
     finally:
-        io.delete(tmp)  # a killed driver leaves ._tmp-* behind, never a complete-looking output
+        io.discard(tmp, job.output)  # a killed driver leaves ._tmp-* behind, never a complete-looking output
     print(manifest_markdown(m))
     print(funnel)
     return stats

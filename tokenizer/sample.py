@@ -1,6 +1,8 @@
 """The tokenizer's training sample and held-out texts, drawn from stage outputs.
 
-Two streaming passes over the Parquet files, reading only the columns needed:
+Two streaming passes over the Parquet files, reading only the columns needed (on a sample stage's
+output, ``jobs/sample.py``, which Spark drew from the whole input, pass 1 is the sizes it recorded, so
+the second pass reads only the sample and takes the same documents as from the whole input):
 
 1. sizes: UTF-8 bytes and documents per domain, counting only distinct (``mix.copy`` absent or 0),
    not held-out documents;
@@ -15,7 +17,6 @@ their held-out draw, up to a byte cap per report category, are kept for ``heldou
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 import sys
@@ -30,8 +31,9 @@ from tqdm import tqdm
 
 from datapipe import io
 from datapipe.config import ConfigError, load_config
-from datapipe.heldout import heldout_draw
+from datapipe.heldout import heldout_draw, sample_draw
 from datapipe.mixture import MixConfig, water_level
+from datapipe.sample import read_sample_record
 
 from .config import TokenizerConfig
 
@@ -89,12 +91,6 @@ def allocate(available: dict[str, int], weights: dict[str, float], total: int) -
     level = water_level(shares, caps, min(float(total), sum(caps.values())))
     take.update({d: min(caps[d], shares[d] * level) for d in shares})
     return take
-
-
-def sample_draw(doc_id: str, seed: int) -> float:
-    """A uniform number in [0, 1) fixed by (seed, id), independent of the held-out draw."""
-    digest = hashlib.blake2b(f"tokenizer-sample:{seed}:{doc_id}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / float(1 << 64)
 
 
 @dataclass
@@ -169,6 +165,7 @@ class TrainingSample:
     the sampled texts (and fills ``domains`` and ``heldout``)."""
 
     def __init__(self, inputs: list[str], weights: dict[str, float], config: TokenizerConfig):
+        self.inputs = inputs
         self.dataset = open_inputs(inputs)
         self.weights = weights
         self.config = config
@@ -191,8 +188,46 @@ class TrainingSample:
         draw = heldout_draw(doc_id, c.heldout_seed)
         return draw < c.heldout_fraction, draw
 
+    def _recorded_sizes(self) -> tuple[dict[str, int], dict[str, int], dict[str, float]] | None:
+        """Documents, bytes and sample rate per domain as sample stage outputs recorded them (their whole
+        input's, so the draws below give what the whole input would); None for other inputs."""
+        records = [read_sample_record(p) for p in self.inputs]
+        if not any(records):
+            return None
+        if not all(records):
+            raise SampleError("mix sample stage outputs and other stage outputs in --input: give one kind")
+        c = self.config
+        docs: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        rates: dict[str, float] = {}
+        for path, record in zip(self.inputs, records):
+            drawn = record["config"]
+            expected = {"group_by": "domain", "seed": c.seed, "heldout_fraction": c.heldout_fraction, "heldout_seed": c.heldout_seed}
+            wrong = {k: drawn.get(k) for k, v in expected.items() if drawn.get(k) != v}
+            if wrong:
+                raise SampleError(f"{path}: sampled with {wrong}, the tokenizer needs {({k: expected[k] for k in wrong})}")
+            for domain, g in record["groups"].items():
+                docs[domain] = docs.get(domain, 0) + g["docs"]
+                sizes[domain] = sizes.get(domain, 0) + g["bytes"]
+                rates[domain] = min(rates.get(domain, 1.0), g["rate"])
+        return docs, sizes, rates
+
     def plan(self) -> None:
-        """Pass 1: sizes per domain, then each domain's byte target."""
+        """Pass 1: sizes per domain (recorded by a sample stage output, or measured), then each domain's
+        byte target."""
+        recorded = self._recorded_sizes()
+        if recorded is None:
+            docs, sizes = self._measure()
+        else:
+            docs, sizes, sampled_at = recorded
+        self._allocate(docs, sizes)
+        if recorded is not None:
+            short = [d for d, s in self.domains.items() if s.rate > sampled_at.get(d, 0.0) * (1 + 1e-9)]
+            if short:
+                raise SampleError(f"the sample stage output holds too little of {', '.join(short)} for sample_bytes "
+                                  f"{self.config.sample_bytes:,}: raise its max_bytes_per_group to at least sample_bytes")
+
+    def _measure(self) -> tuple[dict[str, int], dict[str, int]]:
         docs: dict[str, int] = {}
         sizes: dict[str, int] = {}
         for batch in self._batches(["id", "domain", "text", "annotations"], "sizes"):
@@ -204,6 +239,9 @@ class TrainingSample:
                     continue
                 docs[domain] = docs.get(domain, 0) + 1
                 sizes[domain] = sizes.get(domain, 0) + size
+        return docs, sizes
+
+    def _allocate(self, docs: dict[str, int], sizes: dict[str, int]) -> None:
         if not sizes:
             raise SampleError("the inputs hold no document to train on (all held out, copies, or none at all)")
         weighted = {d for d, w in self.weights.items() if w > 0}
