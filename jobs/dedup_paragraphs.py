@@ -5,7 +5,7 @@
 Plan (shuffles of small rows only, nothing collected on the driver but the heavy hashes):
 1. every paragraph becomes a row (input file, doc id, sort key, index, 128-bit hash of its normalised
    text), written to scratch space beside the output;
-2. per hash, its first occurrence in the order (crawl date, id, index) and its count: an aggregation,
+2. per hash, its first occurrence in the order (crawl date, id, input file, index) and its count: an aggregation,
    combined map-side, so a paragraph on millions of pages costs no single task more than any other;
 3. the occurrences of hashes seen more than once meet their hash's first occurrence
    (``jobs.skew.join_per_key``: a hash on more pages than a share of a partition is split into pieces);
@@ -67,7 +67,8 @@ def plan(job: Job) -> Iterator[Plan]:
         docs.select(FILE_KEY, "id", "crawl_date", "text").mapInArrow(
             hash_partition(config.min_paragraph_chars), spark_schema(PARAGRAPH_SCHEMA)
         ).write.parquet(io.join(scratch, "paragraphs"))
-        order = [F.col("id"), F.col("idx")]
+        # copies of one record (one id) in several input files are told apart by their file
+        order = [F.col("id"), F.col(FILE_KEY), F.col("idx")]
         if config.order == "crawl_date":  # earliest crawl first, undated last
             order = [F.col("crawl_date").isNull(), F.col("crawl_date")] + order
         paragraphs = spark.read.parquet(io.join(scratch, "paragraphs")).select(FILE_KEY, "id", "idx", "h", F.struct(*order).alias("pos"))

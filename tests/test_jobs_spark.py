@@ -305,3 +305,16 @@ def test_stages_on_an_object_store_commit_without_renames(spark, tmp_path, monke
     rejects = [r for f in Path(io.resolve(str(dedup), "_rejects")).glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert [r["id"] for r in rejects] == ["drop"]
     assert read_stats(str(cleaned))["inputs"] == [f"file:{dedup}"] and "| dedup_paragraphs |" in (Path(io.resolve(str(cleaned))) / "_funnel.md").read_text()
+
+
+def test_paragraph_dedup_keeps_one_of_the_copies_of_a_record_in_two_files(spark, tmp_path):
+    """The same WARC record in two input files (one id): one copy keeps its paragraphs, not none."""
+    page = Document(id="same", text=f"{LONG} one\n{LONG} two", crawl_date="2024-01-01")
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for i in range(2):
+        pq.write_table(pa.Table.from_pylist([page.to_row()], schema=DOCUMENT_SCHEMA), inp / f"part-{i}.parquet")
+    (inp / "_SUCCESS").write_text("")
+    dedup_paragraphs.run(["--input", str(inp), "--output", str(tmp_path / "out"), "--config", str(_yaml(tmp_path, "min_doc_chars: 100\n"))])
+    assert [d["text"] for d in read_docs(tmp_path / "out")] == [page.text]
+    assert [r["reject_reason"] for r in read_rejects(tmp_path / "out")] == ["too_short_after_dedup"]
