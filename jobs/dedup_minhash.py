@@ -65,12 +65,13 @@ from datapipe.minhash import (
     survivor_rank,
     verify_min_matches,
 )
-from jobs.runner import FILE_KEY, Decisions, Job, Plan, StageError, StageJob, documents, spark_schema
+from jobs.runner import FILE_KEY, FILE_ROW, Decisions, Job, Plan, StageError, StageJob, documents, spark_schema
 from jobs.skew import join_per_key, with_group_min
 
 SIGNATURE_SCHEMA = pa.schema(
     [
         pa.field(FILE_KEY, pa.int64()),
+        pa.field(FILE_ROW, pa.int64()),
         pa.field("id", pa.string()),
         pa.field("rank", pa.float64()),
         pa.field("sig", pa.list_(pa.int32())),
@@ -111,6 +112,7 @@ def signature_partition(config: MinHashConfig, bands: int, rows: int):
             yield pa.RecordBatch.from_arrays(
                 [
                     batch.column(FILE_KEY).filter(keep),
+                    batch.column(FILE_ROW).filter(keep),
                     batch.column("id").filter(keep),
                     pa.array([survivor_rank(q) for q in quality], pa.float64()),
                     _list_column(sigs[has_sig].view("int32"), pa.int32()),
@@ -243,14 +245,14 @@ def plan(job: Job) -> Iterator[Plan]:
     spark.sparkContext.setCheckpointDir(io.join(scratch, "checkpoints"))
     cached: list[DataFrame] = []
     try:
-        docs.select(FILE_KEY, "id", "lang", "text", "annotations").mapInArrow(
+        docs.select(FILE_KEY, FILE_ROW, "id", "lang", "text", "annotations").mapInArrow(
             signature_partition(config, bands, rows), spark_schema(SIGNATURE_SCHEMA)
         ).write.parquet(io.join(scratch, "signatures"))
         written = spark.read.parquet(io.join(scratch, "signatures"))
         shingling: Counter = Counter()
         for row in written.where(F.col("stats_json").isNotNull()).select("stats_json").collect():
             shingling.update(json.loads(row.stats_json))
-        sigs = written.where(F.col("stats_json").isNull()).select(F.struct("rank", "id").alias("node"), "sig", "bands", FILE_KEY)
+        sigs = written.where(F.col("stats_json").isNull()).select(F.struct("rank", "id").alias("node"), "sig", "bands", FILE_KEY, FILE_ROW)
 
         candidates = candidate_edges(sigs).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(candidates)
@@ -285,7 +287,7 @@ def plan(job: Job) -> Iterator[Plan]:
             "cluster_size_histogram": {str(size): histogram[size] for size in sorted(histogram)},
         }
         decisions = Decisions(io.join(scratch, "decisions"), ClusterStage.columns)
-        decisions.write(sigs.select("node", FILE_KEY).join(members, "node").select(FILE_KEY, F.col("node.id").alias("id"), *ClusterStage.columns))
+        decisions.write(sigs.select("node", FILE_KEY, FILE_ROW).join(members, "node").select(FILE_KEY, FILE_ROW, *ClusterStage.columns))
         yield Plan(ClusterStage(), docs, extra={"minhash": report}, decisions=decisions)
     finally:
         for df in cached:

@@ -5,7 +5,7 @@
 Plan (shuffles of small rows only, nothing collected on the driver but the heavy hashes):
 1. every paragraph becomes a row (input file, doc id, sort key, index, 128-bit hash of its normalised
    text), written to scratch space beside the output;
-2. per hash, its first occurrence in the order (crawl date, id, input file, index) and its count: an aggregation,
+2. per hash, its first occurrence in the order (crawl date, id, input file and row, index) and its count: an aggregation,
    combined map-side, so a paragraph on millions of pages costs no single task more than any other;
 3. the occurrences of hashes seen more than once meet their hash's first occurrence
    (``jobs.skew.join_per_key``: a hash on more pages than a share of a partition is split into pieces);
@@ -25,11 +25,11 @@ import pyarrow as pa
 
 from datapipe import io
 from datapipe.paragraphs import ParagraphDedupConfig, ParagraphDedupStage, paragraph_hashes
-from jobs.runner import FILE_KEY, Decisions, Job, Plan, StageJob, documents, spark_schema
+from jobs.runner import FILE_KEY, FILE_ROW, Decisions, Job, Plan, StageJob, documents, spark_schema
 from jobs.skew import join_per_key
 
 PARAGRAPH_SCHEMA = pa.schema(
-    [pa.field(FILE_KEY, pa.int64()), pa.field("id", pa.string()), pa.field("crawl_date", pa.string()), pa.field("idx", pa.int32()),
+    [pa.field(FILE_KEY, pa.int64()), pa.field(FILE_ROW, pa.int64()), pa.field("id", pa.string()), pa.field("crawl_date", pa.string()), pa.field("idx", pa.int32()),
      pa.field("h", pa.binary())]
 )
 
@@ -37,17 +37,18 @@ PARAGRAPH_SCHEMA = pa.schema(
 def hash_partition(min_chars: int):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            keys, ids, dates, idxs, hashes = [], [], [], [], []
+            keys, rows, ids, dates, idxs, hashes = [], [], [], [], [], []
             for row in batch.to_pylist():
                 for idx, h in paragraph_hashes(row["text"], min_chars):
                     keys.append(row[FILE_KEY])
+                    rows.append(row[FILE_ROW])
                     ids.append(row["id"])
                     dates.append(row["crawl_date"])
                     idxs.append(idx)
                     hashes.append(h)
             yield pa.RecordBatch.from_arrays(
-                [pa.array(keys, pa.int64()), pa.array(ids, pa.string()), pa.array(dates, pa.string()), pa.array(idxs, pa.int32()),
-                 pa.array(hashes, pa.binary())],
+                [pa.array(keys, pa.int64()), pa.array(rows, pa.int64()), pa.array(ids, pa.string()), pa.array(dates, pa.string()),
+                 pa.array(idxs, pa.int32()), pa.array(hashes, pa.binary())],
                 schema=PARAGRAPH_SCHEMA,
             )
 
@@ -64,14 +65,14 @@ def plan(job: Job) -> Iterator[Plan]:
     scratch = f"{io.temporary_sibling(job.output)}-paragraphs"
     firsts = None
     try:
-        docs.select(FILE_KEY, "id", "crawl_date", "text").mapInArrow(
+        docs.select(FILE_KEY, FILE_ROW, "id", "crawl_date", "text").mapInArrow(
             hash_partition(config.min_paragraph_chars), spark_schema(PARAGRAPH_SCHEMA)
         ).write.parquet(io.join(scratch, "paragraphs"))
-        # copies of one record (one id) in several input files are told apart by their file
-        order = [F.col("id"), F.col(FILE_KEY), F.col("idx")]
+        # copies of one record (one id) read twice are told apart by where they lie
+        order = [F.col("id"), F.col(FILE_KEY), F.col(FILE_ROW), F.col("idx")]
         if config.order == "crawl_date":  # earliest crawl first, undated last
             order = [F.col("crawl_date").isNull(), F.col("crawl_date")] + order
-        paragraphs = spark.read.parquet(io.join(scratch, "paragraphs")).select(FILE_KEY, "id", "idx", "h", F.struct(*order).alias("pos"))
+        paragraphs = spark.read.parquet(io.join(scratch, "paragraphs")).select(FILE_KEY, FILE_ROW, "idx", "h", F.struct(*order).alias("pos"))
         firsts = (
             paragraphs.groupBy("h").agg(F.min("pos").alias("first"), F.count(F.lit(1)).alias("copies"))
             .where(F.col("copies") > 1)
@@ -80,7 +81,7 @@ def plan(job: Job) -> Iterator[Plan]:
         removals = (
             join_per_key(paragraphs, firsts, ["h"], "copies")
             .where(F.col("pos") != F.col("first"))
-            .groupBy(FILE_KEY, "id")
+            .groupBy(FILE_KEY, FILE_ROW)
             .agg(F.sort_array(F.collect_list("idx")).alias("drop_idx"))
         )
         decisions = Decisions(io.join(scratch, "decisions"), ("drop_idx",))

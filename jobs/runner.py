@@ -73,8 +73,9 @@ STAGED_SCHEMA = pa.schema(
 
 _BATCH_ROWS = 512
 
-FILE_KEY = "file_key"
-"""Column of a document stage's input rows: a 64-bit hash of the Parquet file the row was read from."""
+FILE_KEY, FILE_ROW = "file_key", "file_row"
+"""Columns of a document stage's input rows: a 64-bit hash of the Parquet file the row was read from, and
+the row's index in that file; together they name one input row (ids repeat when a record is read twice)."""
 
 SHUFFLE_PARTITION_BYTES = 128 << 20
 """Input bytes per shuffle partition when the deployment does not set ``spark.sql.shuffle.partitions``."""
@@ -217,47 +218,48 @@ def _stats_batch(stage: str, counters: Counter) -> pa.RecordBatch:
 
 
 def with_file_key(docs):
-    """``docs`` (as read from Parquet) with ``FILE_KEY``: where each row lies, for ``Decisions``."""
+    """``docs`` (as read from Parquet) with ``FILE_KEY`` and ``FILE_ROW``: where each row lies, for ``Decisions``."""
     from pyspark.sql import functions as F
 
-    return docs.select("*", F.xxhash64(F.col("_metadata.file_path")).alias(FILE_KEY))
+    return docs.select("*", F.xxhash64(F.col("_metadata.file_path")).alias(FILE_KEY), F.col("_metadata.row_index").alias(FILE_ROW))
 
 
 @dataclass(frozen=True)
 class Decisions:
-    """Decision columns about some documents (``id``), stored under ``uri`` by ``FILE_KEY``: a task of
-    the apply pass reads those of the files it maps, a document without any gets None in each column."""
+    """Decision columns about some input rows (``FILE_KEY``, ``FILE_ROW``), stored under ``uri`` by
+    ``FILE_KEY``: a task of the apply pass reads those of the files it maps, a row without any gets None
+    in each column."""
 
     uri: str
     columns: tuple[str, ...]
     cache_files: int = 16
 
     def write(self, decided) -> None:
-        """Write ``decided`` (``FILE_KEY``, ``id`` and the columns): one Parquet file per input file."""
-        rows = decided.select(FILE_KEY, "id", *self.columns)
+        """Write ``decided`` (``FILE_KEY``, ``FILE_ROW`` and the columns): one Parquet file per input file."""
+        rows = decided.select(FILE_KEY, FILE_ROW, *self.columns)
         rows.repartition(FILE_KEY).write.partitionBy(FILE_KEY).parquet(self.uri)
 
-    def read(self, file_key: int) -> dict[str, dict]:
+    def read(self, file_key: int) -> dict[int, dict]:
         import pyarrow.dataset as ds
 
         uri = io.join(self.uri, f"{FILE_KEY}={file_key}")
         if not io.exists(uri):
             return {}
         filesystem, path = io.filesystem(uri)
-        table = ds.dataset(path, format="parquet", filesystem=filesystem).to_table(columns=["id", *self.columns])
-        return {row.pop("id"): row for row in table.to_pylist()}
+        table = ds.dataset(path, format="parquet", filesystem=filesystem).to_table(columns=[FILE_ROW, *self.columns])
+        return {row.pop(FILE_ROW): row for row in table.to_pylist()}
 
     def attach(self, rows: Iterator[dict]) -> Iterator[dict]:
-        """``rows`` (with ``FILE_KEY``, dropped here) with the decision columns set."""
-        tables: dict[int, dict[str, dict]] = {}
+        """``rows`` (with ``FILE_KEY`` and ``FILE_ROW``, dropped here) with the decision columns set."""
+        tables: dict[int, dict[int, dict]] = {}
         none = dict.fromkeys(self.columns)
         for row in rows:
-            key = row.pop(FILE_KEY)
+            key, index = row.pop(FILE_KEY), row.pop(FILE_ROW)
             if key not in tables:
                 if len(tables) >= self.cache_files:  # rows come file by file: keep the latest few
                     del tables[next(iter(tables))]
                 tables[key] = self.read(key)
-            row.update(tables[key].get(row["id"], none))
+            row.update(tables[key].get(index, none))
             yield row
 
 
@@ -443,7 +445,7 @@ def broadcast_plan(stage: Callable[[Job, Callable[[], Any]], Stage], report: str
 class StageJob:
     """A stage's command line and run: parse, load the config, ``prepare(args, config)`` (what must
     fail before Spark starts: reading benchmark files), start the session, read the input
-    (``inputs="documents"``: complete stage outputs, with ``FILE_KEY`` when ``file_keys``; ``"files"``:
+    (``inputs="documents"``: complete stage outputs, with ``FILE_KEY``/``FILE_ROW`` when ``file_keys``; ``"files"``:
     paths, globs or directories; None: no ``--input``), size the shuffle partitions from it, then
     ``body(job)``, which returns the stats. ``main`` turns a config or input error into one line on
     stderr and exit code 2."""

@@ -307,13 +307,16 @@ def test_stages_on_an_object_store_commit_without_renames(spark, tmp_path, monke
     assert read_stats(str(cleaned))["inputs"] == [f"file:{dedup}"] and "| dedup_paragraphs |" in (Path(io.resolve(str(cleaned))) / "_funnel.md").read_text()
 
 
-def test_paragraph_dedup_keeps_one_of_the_copies_of_a_record_in_two_files(spark, tmp_path):
-    """The same WARC record in two input files (one id): one copy keeps its paragraphs, not none."""
+@pytest.mark.parametrize("files", [1, 2])
+def test_paragraph_dedup_keeps_one_of_the_copies_of_a_record_read_twice(spark, tmp_path, files):
+    """The same WARC record twice (one id), in one input file or two: one copy keeps its paragraphs, not
+    none (nor both)."""
     page = Document(id="same", text=f"{LONG} one\n{LONG} two", crawl_date="2024-01-01")
     inp = tmp_path / "in"
     inp.mkdir()
-    for i in range(2):
-        pq.write_table(pa.Table.from_pylist([page.to_row()], schema=DOCUMENT_SCHEMA), inp / f"part-{i}.parquet")
+    rows = [page.to_row(), page.to_row()]
+    for i in range(files):
+        pq.write_table(pa.Table.from_pylist(rows[i::files], schema=DOCUMENT_SCHEMA), inp / f"part-{i}.parquet")
     (inp / "_SUCCESS").write_text("")
     dedup_paragraphs.run(["--input", str(inp), "--output", str(tmp_path / "out"), "--config", str(_yaml(tmp_path, "min_doc_chars: 100\n"))])
     assert [d["text"] for d in read_docs(tmp_path / "out")] == [page.text]
