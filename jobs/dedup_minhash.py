@@ -129,25 +129,25 @@ def signature_partition(config: MinHashConfig, bands: int, rows: int):
 # --- 2.-3. candidate edges -----------------------------------------------------------------------
 
 
-def candidate_edges(sigs: DataFrame) -> DataFrame:
+def candidate_edges(sigs: DataFrame, cache: list[DataFrame] | None = None) -> DataFrame:
     """``(a, b)`` with ``b`` the smallest node of a bucket and ``a`` another member, deduplicated."""
     buckets = sigs.select("node", F.posexplode("bands").alias("band", "key"))
     return (
-        with_group_min(buckets, ["band", "key"], "node", "b", shared_only=True)
+        with_group_min(buckets, ["band", "key"], "node", "b", shared_only=True, cache=cache)
         .where(F.col("node") != F.col("b"))
         .select(F.col("node").alias("a"), "b")
         .distinct()
     )
 
 
-def with_matches(edges: DataFrame, sigs: DataFrame) -> DataFrame:
+def with_matches(edges: DataFrame, sigs: DataFrame, cache: list[DataFrame] | None = None) -> DataFrame:
     """``edges`` plus ``matches``: how many signature positions the two documents share. A node has
     at most one edge per band as ``a``, but may be the ``b`` of a whole cluster: that side is split."""
     sig_a = sigs.select(F.col("node").alias("a"), F.col("sig").alias("sig_a"))
     sig_b = sigs.select(F.col("node").alias("b"), F.col("sig").alias("sig_b"))
     per_b = edges.groupBy("b").agg(F.count(F.lit(1)).alias("edges")).join(sig_b, "b")
     equal = F.zip_with("sig_a", "sig_b", lambda x, y: (x == y).cast("int"))
-    return join_per_key(edges.join(sig_a, "a"), per_b, ["b"], "edges").select(
+    return join_per_key(edges.join(sig_a, "a"), per_b, ["b"], "edges", cache=cache).select(
         "a", "b", F.aggregate(equal, F.lit(0), lambda acc, x: acc + x).alias("matches")
     )
 
@@ -194,6 +194,7 @@ def connected_components(edges: DataFrame, checkpoint_interval: int, max_iterati
     which leaves every component a star around its minimum. Needs a checkpoint directory."""
     current = edges.select("a", "b").persist(StorageLevel.MEMORY_AND_DISK)
     for rounds in range(1, max_iterations + 1):
+        # the per-node minima are not cached: unpersisting them would drop nxt's cache with them
         nxt = _small_star(_large_star(current)).persist(StorageLevel.MEMORY_AND_DISK)
         row = nxt.agg(F.count(F.lit(1)).alias("edges"), F.sum(F.col("changed").cast("long")).alias("changed")).first()
         changed = row["changed"] or 0
@@ -213,11 +214,11 @@ def connected_components(edges: DataFrame, checkpoint_interval: int, max_iterati
 # --- 5. survivors and duplicates -----------------------------------------------------------------
 
 
-def membership(stars: DataFrame) -> DataFrame:
+def membership(stars: DataFrame, cache: list[DataFrame] | None = None) -> DataFrame:
     """``(node, survivor_id, cluster_size)`` for every document in a cluster."""
     sizes = stars.groupBy("b").agg((F.count(F.lit(1)) + 1).alias("cluster_size"))
     members = stars.select(F.col("a").alias("node"), "b").unionByName(sizes.select(F.col("b").alias("node"), "b"))
-    return join_per_key(members, sizes, ["b"], "cluster_size").select("node", F.col("b.id").alias("survivor_id"), "cluster_size")
+    return join_per_key(members, sizes, ["b"], "cluster_size", cache=cache).select("node", F.col("b.id").alias("survivor_id"), "cluster_size")
 
 
 # --- the stage -----------------------------------------------------------------------------------
@@ -254,10 +255,10 @@ def plan(job: Job) -> Iterator[Plan]:
             shingling.update(json.loads(row.stats_json))
         sigs = written.where(F.col("stats_json").isNull()).select(F.struct("rank", "id").alias("node"), "sig", "bands", FILE_KEY, FILE_ROW)
 
-        candidates = candidate_edges(sigs).persist(StorageLevel.MEMORY_AND_DISK)
+        candidates = candidate_edges(sigs, cached).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(candidates)
         if config.verify:
-            edges = with_matches(candidates, sigs).withColumn("verified", F.col("matches") >= min_matches)
+            edges = with_matches(candidates, sigs, cached).withColumn("verified", F.col("matches") >= min_matches)
         else:
             edges = candidates.withColumn("verified", F.lit(True))
         edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
@@ -265,7 +266,7 @@ def plan(job: Job) -> Iterator[Plan]:
         counts = edges.agg(F.count(F.lit(1)).alias("candidates"), F.sum(F.col("verified").cast("long")).alias("verified")).first()
         stars, rounds = connected_components(edges.where("verified"), config.checkpoint_interval, config.max_iterations)
         cached.append(stars)
-        members = membership(stars).persist(StorageLevel.MEMORY_AND_DISK)
+        members = membership(stars, cached).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(members)
         histogram = {
             int(r["cluster_size"]): int(r["clusters"])
@@ -290,7 +291,7 @@ def plan(job: Job) -> Iterator[Plan]:
         decisions.write(sigs.select("node", FILE_KEY, FILE_ROW).join(members, "node").select(FILE_KEY, FILE_ROW, *ClusterStage.columns))
         yield Plan(ClusterStage(), docs, extra={"minhash": report}, decisions=decisions)
     finally:
-        for df in cached:
+        for df in reversed(cached):  # dependents first: unpersisting a cached input re-plans what uses it
             df.unpersist()
         io.delete(scratch)
     print(render_report(report))

@@ -69,23 +69,29 @@ def plan(job: Job) -> Iterator[Plan]:
             hash_partition(config.min_paragraph_chars), spark_schema(PARAGRAPH_SCHEMA)
         ).write.parquet(io.join(scratch, "paragraphs"))
         # copies of one record (one id) read twice are told apart by where they lie
-        order = [F.col("id"), F.col(FILE_KEY), F.col(FILE_ROW), F.col("idx")]
+        location = [F.col(FILE_KEY), F.col(FILE_ROW), F.col("idx")]
+        order = [F.col("id"), *location]
         if config.order == "crawl_date":  # earliest crawl first, undated last
             order = [F.col("crawl_date").isNull(), F.col("crawl_date")] + order
-        paragraphs = spark.read.parquet(io.join(scratch, "paragraphs")).select(FILE_KEY, FILE_ROW, "idx", "h", F.struct(*order).alias("pos"))
+        paragraphs = spark.read.parquet(io.join(scratch, "paragraphs"))
+        # per hash, where its first occurrence lies (the order only travels through the aggregation)
         firsts = (
-            paragraphs.groupBy("h").agg(F.min("pos").alias("first"), F.count(F.lit(1)).alias("copies"))
+            paragraphs.groupBy("h").agg(F.min(F.struct(*order)).alias("first"), F.count(F.lit(1)).alias("copies"))
             .where(F.col("copies") > 1)
+            .select("h", "copies", F.struct(*[F.col("first")[c].alias(c) for c in (FILE_KEY, FILE_ROW, "idx")]).alias("first"))
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
+        occurrences = paragraphs.select("h", F.struct(*location).alias("at"))
         removals = (
-            join_per_key(paragraphs, firsts, ["h"], "copies")
-            .where(F.col("pos") != F.col("first"))
+            join_per_key(occurrences, firsts, ["h"], "copies")
+            .where(F.col("at") != F.col("first"))
+            .select(F.col(f"at.{FILE_KEY}").alias(FILE_KEY), F.col(f"at.{FILE_ROW}").alias(FILE_ROW), F.col("at.idx").alias("idx"))
+            .repartition(FILE_KEY)  # the grouping and the decisions' files reuse this one shuffle
             .groupBy(FILE_KEY, FILE_ROW)
             .agg(F.sort_array(F.collect_list("idx")).alias("drop_idx"))
         )
         decisions = Decisions(io.join(scratch, "decisions"), ("drop_idx",))
-        decisions.write(removals)
+        decisions.write(removals, clustered=True)
         yield Plan(ParagraphDedupStage(config), docs, decisions=decisions)
     finally:
         if firsts is not None:

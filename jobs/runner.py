@@ -234,10 +234,11 @@ class Decisions:
     columns: tuple[str, ...]
     cache_files: int = 16
 
-    def write(self, decided) -> None:
-        """Write ``decided`` (``FILE_KEY``, ``FILE_ROW`` and the columns): one Parquet file per input file."""
+    def write(self, decided, clustered: bool = False) -> None:
+        """Write ``decided`` (``FILE_KEY``, ``FILE_ROW`` and the columns): one Parquet file per input file
+        (``clustered``: ``decided`` is already partitioned by ``FILE_KEY``)."""
         rows = decided.select(FILE_KEY, FILE_ROW, *self.columns)
-        rows.repartition(FILE_KEY).write.partitionBy(FILE_KEY).parquet(self.uri)
+        (rows if clustered else rows.repartition(FILE_KEY)).write.partitionBy(FILE_KEY).parquet(self.uri)
 
     def read(self, file_key: int) -> dict[int, dict]:
         import pyarrow.dataset as ds

@@ -16,6 +16,7 @@ runs for hours while the others idle (and may not fit in its memory). Here:
 
 from __future__ import annotations
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType
@@ -33,10 +34,15 @@ def piece_rows(total_rows: int, partitions: int) -> int:
     return max(MIN_PIECE_ROWS, -(-total_rows // (PIECES_PER_PARTITION * max(1, partitions))))
 
 
-def join_per_key(rows: DataFrame, per_key: DataFrame, key: list[str], sizes: str, how: str = "inner") -> DataFrame:
+def join_per_key(rows: DataFrame, per_key: DataFrame, key: list[str], sizes: str, how: str = "inner",
+                 cache: list[DataFrame] | None = None) -> DataFrame:
     """``rows`` joined with ``per_key`` (one row per key, ``sizes``: how many of ``rows`` have that key)
-    on ``key``, heavy keys split into pieces (see the module). ``per_key`` is computed twice (its
-    summary, the join): persist it when it is costly. ``how``: ``inner`` or ``left`` (rows kept)."""
+    on ``key``, heavy keys split into pieces (see the module). ``per_key`` is used twice (its summary, the
+    join): with ``cache`` it is persisted once and appended there, for the caller to unpersist once the
+    result is materialised. ``how``: ``inner`` or ``left`` (rows kept)."""
+    if cache is not None:
+        per_key = per_key.persist(StorageLevel.MEMORY_AND_DISK)
+        cache.append(per_key)
     spark = rows.sparkSession
     big = F.when(F.col(sizes) > MIN_PIECE_ROWS, F.struct(*[F.col(k) for k in key], F.col(sizes).alias(_PIECES)))
     summary = per_key.agg(F.sum(sizes).alias("total"), F.collect_list(big).alias("big")).first()
@@ -54,11 +60,13 @@ def join_per_key(rows: DataFrame, per_key: DataFrame, key: list[str], sizes: str
     return salted_rows.drop(_PIECES).join(salted_per_key.drop(_PIECES), [*key, _SALT], how).drop(_SALT)
 
 
-def with_group_min(rows: DataFrame, key: list[str], value: str, out: str, shared_only: bool = False) -> DataFrame:
+def with_group_min(rows: DataFrame, key: list[str], value: str, out: str, shared_only: bool = False,
+                   cache: list[DataFrame] | None = None) -> DataFrame:
     """``rows`` plus ``out``: the minimum of ``value`` over the rows that share ``key`` (what a window
     ``min(value) over (partition by key)`` gives, without a task per key). ``shared_only``: only the rows
-    of keys that more than one row has (a singleton's minimum is its own value)."""
+    of keys that more than one row has (a singleton's minimum is its own value). ``cache``: as for
+    ``join_per_key``."""
     per_key = rows.groupBy(*key).agg(F.min(value).alias(out), F.count(F.lit(1)).alias("_rows"))
     if shared_only:
         per_key = per_key.where(F.col("_rows") > 1)
-    return join_per_key(rows, per_key, key, "_rows").drop("_rows")
+    return join_per_key(rows, per_key, key, "_rows", cache=cache).drop("_rows")
