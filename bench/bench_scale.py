@@ -94,13 +94,11 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -115,6 +113,7 @@ import pyarrow.parquet as pq  # noqa: E402
 
 from datapipe.document import DOCUMENT_SCHEMA, document_id  # noqa: E402
 from datapipe.minhash import QUALITY_KEY  # noqa: E402
+from jobs.standalone import Standalone  # noqa: E402
 
 SHARED = Path(os.environ.get("TELEFLM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 ENWIKI = SHARED / "english" / "enwiki2015"
@@ -501,64 +500,6 @@ def analyse(events: list[dict], input_docs: int, input_bytes: int, min_tasks: in
 # --- running a stage -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _master_state(ui_port: int) -> dict:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as r:
-            return json.load(r)
-    except OSError:
-        return {}
-
-
-class Standalone:
-    """A Spark standalone master and ``workers`` workers (``cores`` cores, ``memory`` each) on 127.0.0.1,
-    started from pyspark's SPARK_HOME as tests/test_cluster.py does; ``stop`` terminates them."""
-
-    def __init__(self, work: Path, workers: int = 2, cores: int = 1, memory: str = "2g"):
-        import pyspark
-
-        self.home = Path(pyspark.__file__).parent
-        work.mkdir(parents=True, exist_ok=True)
-        self.env = {**os.environ, "SPARK_HOME": str(self.home), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
-                    "SPARK_LOG_DIR": str(work / "logs"), "SPARK_NO_DAEMONIZE": "1"}
-        self.env.pop("PYTHONPATH", None)  # executors import the code under test from --py-files only
-        port, self.ui = _free_port(), _free_port()
-        self.master = f"spark://127.0.0.1:{port}"
-        spark_class = str(self.home / "bin" / "spark-class")
-        self._log = open(work / "cluster.log", "wb")
-        self.procs = [subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-                                        "--webui-port", str(self.ui)], env=self.env, stdout=self._log, stderr=subprocess.STDOUT)]
-        for w in range(workers):
-            self.procs.append(subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.worker.Worker", self.master, "--host", "127.0.0.1", "--cores", str(cores),
-                 "--memory", memory, "--webui-port", str(_free_port()), "--work-dir", str(work / f"worker-{w}")],
-                env=self.env, stdout=self._log, stderr=subprocess.STDOUT))  # fmt: skip
-        self.workers, self.cores, self.memory = workers, cores, memory
-        deadline = time.monotonic() + 120
-        while _master_state(self.ui).get("aliveworkers", 0) < workers:
-            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
-                self.stop()
-                raise SystemExit(f"error: the standalone cluster did not come up (see {work / 'cluster.log'})")
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self._log.close()
-
-
 def build_code_zip(code: Path, out: Path) -> Path:
     """The code under test's packages zipped for ``--py-files`` (its own ``jobs.dist.build_zip``)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
@@ -780,7 +721,10 @@ def main() -> None:
     try:
         if args.standalone:
             log("starting a standalone master and 2 workers (1 core, 2g each) on 127.0.0.1")
-            cluster = Standalone(run_dir / "cluster")
+            try:
+                cluster = Standalone(run_dir / "cluster")
+            except RuntimeError as exc:
+                raise SystemExit(f"error: {exc}") from None
             master = cluster.master
             py_files = build_code_zip(code, run_dir / "code.zip")
             env["SPARK_LOCAL_IP"] = "127.0.0.1"
