@@ -58,7 +58,7 @@ def draw_partition(config: SampleConfig, rates: dict[str, float]):
 def write_sample(job: Job) -> dict:
     from pyspark.sql import functions as F
 
-    config: SampleConfig = job.config
+    config: SampleConfig = job.prepared
     copy = F.coalesce(F.col("annotations").getItem(COPY_ANNOTATION), F.lit(0.0))
     path = F.col("_metadata.file_path")
     position = F.lit(len(job.inputs))
@@ -107,7 +107,29 @@ def write_sample(job: Job) -> dict:
     return stats
 
 
-job = StageJob("sample", __doc__, SampleConfig, write_sample, config_required=True)
+def for_tokenizer(args, config: SampleConfig) -> SampleConfig:
+    """With ``--tokenizer-config``: the draw the tokenizer needs (its seed and held-out rule, groups by
+    domain), so that it takes from the sample what it would take from the whole input."""
+    if not args.tokenizer_config:
+        return config
+    from datapipe.config import load_config
+    from tokenizer.config import TokenizerConfig
+
+    tok = load_config(TokenizerConfig, args.tokenizer_config)
+    if config.max_bytes_per_group < tok.sample_bytes:
+        raise StageError(f"max_bytes_per_group {config.max_bytes_per_group:,} is below the tokenizer's sample_bytes "
+                         f"{tok.sample_bytes:,} ({args.tokenizer_config})")
+    config = config.model_copy(update={"group_by": "domain", "seed": tok.seed, "heldout_fraction": tok.heldout_fraction,
+                                       "heldout_seed": tok.heldout_seed})
+    return config
+
+
+def arguments(parser) -> None:
+    parser.add_argument("--tokenizer-config", default=None,
+                        help="draw for this tokenizer config: its seed and held-out rule, groups by domain (the chain's tokenizer sample)")
+
+
+job = StageJob("sample", __doc__, SampleConfig, write_sample, config_required=True, arguments=arguments, prepare=for_tokenizer)
 run, main = job.run, job.main
 
 if __name__ == "__main__":

@@ -74,3 +74,16 @@ def test_the_tokenizer_takes_the_same_documents_from_the_sample(corpus):
     with pytest.raises(SampleError, match="one kind"):
         TrainingSample([str(out), str(inputs[0])], weights, config).plan()
     assert json.loads((out / "_sample.json").read_text())["config"]["seed"] == 0
+
+
+def test_the_tokenizer_sample_draws_with_the_tokenizers_own_settings(tmp_path):
+    from argparse import Namespace
+
+    from datapipe.sample import SampleConfig
+    from jobs.runner import StageError
+
+    tok = write_config(tmp_path / "tok.json", sample_bytes=40_000, seed=5, heldout_fraction=0.4, heldout_seed=2)
+    drawn = sample.for_tokenizer(Namespace(tokenizer_config=str(tok)), SampleConfig(max_bytes_per_group=160_000, group_by="domain_lang"))
+    assert (drawn.seed, drawn.heldout_fraction, drawn.heldout_seed, drawn.group_by) == (5, 0.4, 2, "domain")
+    with pytest.raises(StageError, match="below the tokenizer's sample_bytes"):
+        sample.for_tokenizer(Namespace(tokenizer_config=str(tok)), SampleConfig(max_bytes_per_group=1_000))
