@@ -85,7 +85,8 @@ class Step:
     marker: str = "_SUCCESS"
     """The file whose presence says the output is complete."""
     documents: bool = True
-    """Whether the output is a document stage (with ``_stats.json``, a row of the funnel)."""
+    """Whether the output is a stage of the documents' path (with ``_stats.json``, a row of the funnel);
+    not the samples drawn for one-process programs, nor models, tokenizers and shards."""
     spark: bool = True
     """Submitted with spark-submit; otherwise ``script`` is a module run by this Python (``python -m``)."""
 
@@ -129,10 +130,10 @@ def plan(cfg: PipelineConfig) -> list[Step]:
              out["safety_domains"], ["ingest"], [c.safety], external=[safety_root]),
         Step("quality_sample_web", "jobs/sample.py",
              ["--input", out["safety_web"], "--output", out["quality_sample_web"], "--config", c.sample_quality],
-             out["quality_sample_web"], ["safety_web"], [c.sample_quality]),
+             out["quality_sample_web"], ["safety_web"], [c.sample_quality], documents=False),
         Step("quality_sample_domains", "jobs/sample.py",
              ["--input", out["safety_domains"], "--output", out["quality_sample_domains"], "--config", c.sample_quality],
-             out["quality_sample_domains"], ["safety_domains"], [c.sample_quality]),
+             out["quality_sample_domains"], ["safety_domains"], [c.sample_quality], documents=False),
         Step("quality_model", "jobs/quality_model.py",
              ["--positives", out["quality_sample_domains"], "--negatives", out["quality_sample_web"], "--output", out["quality_model"],
               "--config", c.quality],
@@ -148,7 +149,7 @@ def plan(cfg: PipelineConfig) -> list[Step]:
         Step("tokenizer_sample", "jobs/sample.py",
              ["--input", out["decontaminated"], "--output", out["tokenizer_sample"], "--config", c.sample_tokenizer,
               "--tokenizer-config", c.tokenizer],
-             out["tokenizer_sample"], ["decontaminate"], [c.sample_tokenizer, c.tokenizer]),
+             out["tokenizer_sample"], ["decontaminate"], [c.sample_tokenizer, c.tokenizer], documents=False),
         Step("tokenizer", "tokenizer.train",
              ["--input", out["tokenizer_sample"], "--weights", c.mix, "--output", out["tokenizer"], "--config", c.tokenizer],
              out["tokenizer"], ["tokenizer_sample"], [c.mix, c.tokenizer], marker="tokenizer.json", documents=False, spark=False),
