@@ -291,6 +291,8 @@ class ExtractStage(SourceStage):
     file in ``url`` and ``source_file``), counted in ``warc.unreadable_file``: never a silent loss."""
 
     name = "extract"
+    backoff = staticmethod(time.sleep)
+    """Waits ``attempt`` seconds between tries to open a file."""
 
     def __init__(self, config: ExtractConfig):
         super().__init__()
@@ -307,7 +309,7 @@ class ExtractStage(SourceStage):
                 if attempt == self.config.open_attempts:
                     raise
                 self.counters["warc.open_retries"] += 1
-                time.sleep(attempt)
+                self.backoff(attempt)
 
     def read(self, row: dict) -> Iterator[Outcome]:
         path = row["path"]

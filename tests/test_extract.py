@@ -225,14 +225,14 @@ def _extract(path: str, **config) -> tuple[list, ExtractStage]:
 
 
 def test_an_unopenable_file_fails_the_task_naming_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("datapipe.extract.time.sleep", lambda s: None)
+    monkeypatch.setattr(ExtractStage, "backoff", staticmethod(lambda seconds: None))  # not time.sleep: Spark's threads poll with it
     missing = str(tmp_path / "gone.warc.gz")
     with pytest.raises(ReadError, match="gone.warc.gz: unreadable"):
         _extract(missing)
 
 
 def test_an_unopenable_file_is_listed_in_skip_mode(tmp_path, monkeypatch):
-    monkeypatch.setattr("datapipe.extract.time.sleep", lambda s: None)
+    monkeypatch.setattr(ExtractStage, "backoff", staticmethod(lambda seconds: None))  # not time.sleep: Spark's threads poll with it
     missing = str(tmp_path / "gone.warc.gz")
     outcomes, stage = _extract(missing, on_read_error="skip")
     assert [(o.reason, o.doc.source_file) for o in outcomes] == [(UNREADABLE_FILE, missing)]
@@ -251,7 +251,7 @@ def test_a_transient_open_error_is_retried(monkeypatch):
             raise ConnectionError("503 slow down")
         return real_open(uri, *args)
 
-    monkeypatch.setattr("datapipe.extract.time.sleep", lambda s: None)
+    monkeypatch.setattr(ExtractStage, "backoff", staticmethod(lambda seconds: None))  # not time.sleep: Spark's threads poll with it
     monkeypatch.setattr(datapipe_io, "open_input", flaky)
     outcomes, stage = _extract(path)
     assert len(calls) == 3 and stage.counters["warc.open_retries"] == 2
