@@ -191,10 +191,11 @@ def trafilatura_settings(config: ExtractConfig) -> dict:
 
 
 def extract_main_text(html: str, url: str | None, config: ExtractConfig) -> str | None:
-    """trafilatura with the stage's settings, accelerated as configured."""
+    """trafilatura with the stage's settings, accelerated as configured, within the per-page time limit
+    (``ExtractionTimeout``). The limit is the inner block: an alarm never interrupts the swap back."""
     import trafilatura
 
-    with accelerated(config.accelerate, config.fallback_below_chars):
+    with accelerated(config.accelerate, config.fallback_below_chars), time_limit(config.timeout_seconds):
         return trafilatura.extract(html, url=url, **trafilatura_settings(config))
 
 
@@ -245,8 +246,7 @@ class Extractor:
             return None
         html, _ = decoded
         try:
-            with time_limit(self.config.timeout_seconds):
-                text = extract_main_text(html, rec.url, self.config)
+            text = extract_main_text(html, rec.url, self.config)
         except ExtractionTimeout:
             self._drop("extraction_timeout")
             return None

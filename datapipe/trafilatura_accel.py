@@ -109,26 +109,24 @@ class Selector:
         self.first_child = first_child
         self.first = first
 
-    def matches(self, tree) -> Iterator:
-        elements = tree.iterdescendants(*self.tags) if self.tags else tree.iterdescendants(etree.Element)
+    def _elements(self, tree) -> Iterator:
+        return tree.iterdescendants(*self.tags) if self.tags else tree.iterdescendants(etree.Element)
+
+    def __call__(self, tree) -> list:
         test = self.test
+        if self.first:
+            el = next((el for el in self._elements(tree) if test(el)), None)
+            return [] if el is None else [el]
         if not self.first_child:
-            for el in elements:
-                if test(el):
-                    yield el
-            return
-        parents = set()
-        for el in elements:
+            return [el for el in self._elements(tree) if test(el)]
+        found, parents = [], set()
+        for el in self._elements(tree):
             if test(el):
                 parent = el.getparent()
                 if parent not in parents:
                     parents.add(parent)
-                    yield el
-
-    def __call__(self, tree) -> list:
-        if self.first:
-            return [el for el in (next(self.matches(tree), None),) if el is not None]
-        return list(self.matches(tree))
+                    found.append(el)
+        return found
 
 
 class Union:
@@ -158,23 +156,34 @@ _comments_id = _regex(f"^(?:{_COMMENTS_ID})")
 _comments_class = _regex("^[Cc]omment(?!ary)|(?:article|post)-comments")
 
 
+# 0: no comment container; 1: a container, unless an ol/ul; 2: a container whatever the tag
+_comment_kind = _id_class_test(
+    lambda id_, class_, first: (2 if _comments_id(id_) or _comments_class(class_) else 1)
+    if _comments_id_or_disqus(id_) or _comments_class(class_) else 0
+)
+
+
 def _comment_container(el) -> bool:
-    return _comments_id_or_disqus(el.get("id")) or _comments_class(el.get("class"))
+    return _comment_kind(el) > 0
 
 
 def _comment_list(el) -> bool:
-    return _comment_container(el) and (el.tag not in ("ol", "ul") or _comments_id(el.get("id")) or _comments_class(el.get("class")))
+    kind = _comment_kind(el)
+    return kind == 2 or (kind == 1 and el.tag not in ("ol", "ul"))
 
 
 _appended = _regex("mvp-post-add-(?:box|wrap)|infinite-?scroll")
 _appended_always = _regex("mvp-post-add-(?:box|wrap)")
+# 0: not an appended-articles container; 1: one, unless it holds an h1; 2: one whatever it holds
+_appended_kind = _id_class_test(
+    lambda id_, class_, first: (2 if _appended_always(id_) or _appended_always(class_) else 1)
+    if _appended(id_) or _appended(class_) else 0
+)
 
 
 def _appended_articles(el) -> bool:
-    id_, class_ = el.get("id"), el.get("class")
-    if not (_appended(id_) or _appended(class_)):
-        return False
-    return next(el.iterdescendants("h1"), None) is None or _appended_always(id_) or _appended_always(class_)
+    kind = _appended_kind(el)
+    return kind == 2 or (kind == 1 and next(el.iterdescendants("h1"), None) is None)
 
 
 def _share_buttons(el) -> bool:
@@ -213,22 +222,26 @@ def _boilerplate(el) -> bool:
 _hidden_id_style = _regex("hidden")
 _hidden_id = _regex("reader-comments|akismet")
 _hidden_class = _regex("^hide-|comments-title|nocomments|-reply-|message|akismet|suggest-links|-hide-|hide-print| hidden| hide|noprint|notloaded")
-_hidden_by_id_class = _id_class_test(
-    lambda id_, class_, first: class_ == "comments-title" or (first is not None and first.startswith("reply-"))
-    or _hidden_id(id_) or _hidden_class(class_)
+# bit 1: hidden by its id and class alone; bit 2: "hidden" in its id (what counts when it has no style)
+_hidden_bits = _id_class_test(
+    lambda id_, class_, first: (
+        class_ == "comments-title" or (first is not None and first.startswith("reply-")) or _hidden_id(id_) or _hidden_class(class_)
+    ) | (_hidden_id_style(id_) << 1)
 )
 
 
 def _hidden(el) -> bool:
-    if _hidden_by_id_class(el):
+    bits = _hidden_bits(el)
+    if bits & 1:
         return True
     get = el.get
     style = get("style")
     if style is None:
-        hidden = _hidden_id_style(get("id"))
-    else:
-        hidden = "display:none" in style or "display: none" in style or _hidden_id_style(_first(el, "id", "style"))
-    return hidden or get("aria-hidden") == "true"
+        if bits & 2:
+            return True
+    elif "display:none" in style or "display: none" in style or _hidden_id_style(_first(el, "id", "style")):
+        return True
+    return get("aria-hidden") == "true"
 
 
 _teaser = _id_class_test(lambda id_, class_, first: "teaser" in (id_ or "").replace("T", "t") or "teaser" in (class_ or "").replace("T", "t"))
@@ -416,9 +429,19 @@ _CASCADE_SOURCE_HASH = "0403601160963820"  # trafilatura.core._extract_and_compa
 _COMPARE_PARAMETERS = ["cleaned_tree", "raw_tree", "body", "text", "options"]
 
 
+_CASCADE = None
+
+
 def _cascade():
     """trafilatura's ``core`` module where its first two extraction stages are the ones mirrored by
-    ``gated_fallbacks``; else None."""
+    ``gated_fallbacks``; else None. Checked once per process (reading the source takes a millisecond)."""
+    global _CASCADE
+    if _CASCADE is None:
+        _CASCADE = _mirrored_cascade() or False
+    return _CASCADE or None
+
+
+def _mirrored_cascade():
     from trafilatura import core, external
 
     names = ("_extract_and_compare", "extract_content", "compare_extraction", "copy")

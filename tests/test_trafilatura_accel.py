@@ -144,6 +144,30 @@ def test_the_gate_stands_aside_where_trafilatura_differs(monkeypatch):
         return core.extract_content(cleaned_tree, options)
 
     monkeypatch.setattr(core, "_extract_and_compare", edited)
+    monkeypatch.setattr(accel, "_CASCADE", None)
     with accel.gated_fallbacks(2000) as gated:
         assert not gated
         assert core._extract_and_compare is edited
+
+
+def test_a_page_over_the_time_limit_is_dropped_and_trafilatura_restored(monkeypatch):
+    import time
+
+    from trafilatura import core, utils
+
+    from datapipe.extract import Extractor
+    from datapipe.warc import RawRecord
+
+    def stuck(*args, **kwargs):
+        time.sleep(5)
+
+    monkeypatch.setattr(trafilatura, "extract", stuck)
+    before, parser = list(xpaths.OVERALL_DISCARD_XPATH), utils.HTML_PARSER
+    ex = Extractor(ExtractConfig(timeout_seconds=0.2))
+    record = RawRecord("response", "https://example.org/", None, 0, None, 200, "text/html", _article(3).encode(), False)
+    started = time.monotonic()
+    assert ex.document_from_record(record, "f.warc.gz") is None
+    assert time.monotonic() - started < 2
+    assert ex.counters["drop.extraction_timeout"] == 1
+    assert xpaths.OVERALL_DISCARD_XPATH == before and utils.HTML_PARSER is parser
+    assert core._extract_and_compare.__module__ == "trafilatura.core"
