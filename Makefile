@@ -23,7 +23,7 @@ NPROC ?= 1
 
 .PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model sample-docs quality \
 	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf sft-select sft dist \
-	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel bench-scale clean
+	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel bench-scale chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -166,6 +166,9 @@ bench-parallel: $(STAMP)  ## step time of each parallel layout vs one process (C
 bench-scale: $(STAMP)  ## seconds per document, task skew and shuffle bytes of the Spark stages at 20k, 80k, 320k pages, then on a 2-worker standalone cluster (~35 min)
 	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_scale.py --standalone --sizes 20000 80000
+
+chaos: $(STAMP)  ## fault injection: corrupt WARC members, killed executors, drivers and trainers, corrupt shards, full disks, bad configs (out/chaos/report.{md,json}, ~25 min; QUICK=1 for a few trials each)
+	$(PY) -m chaos.suite $(if $(QUICK),--quick)
 
 clean:  ## remove outputs (out/, dist/), not the virtualenv
 	rm -rf out dist

@@ -12,7 +12,8 @@ starts with ``.`` or ``_`` (checksums, ``_SUCCESS``, ``_rejects/``, temporaries)
 
 **Atomic publish.** An output appears whole or not at all: it is written under ``OUT._tmp-*`` and
 ``publish`` swaps it into place (an old output is moved aside first and removed only once the new one is
-in place), so a killed program leaves a ``._tmp-*`` directory, never a complete-looking output.
+in place), so a killed program leaves a ``._tmp-*`` directory, never a complete-looking output; the
+next publish of that output removes it (``remove_leftovers``: one writer per output at a time).
 On an object store (``s3``, ``gs``, ``abfs``, ...) a directory rename is a copy of every byte and not
 atomic, so nothing is renamed there: the output is written under ``OUT/_attempt-*/`` and ``publish``
 commits it by writing the one small file ``OUT/_SUCCESS`` (``{"committed": "_attempt-.../..."}``; a
@@ -342,6 +343,26 @@ def publish(tmp: str | os.PathLike, output: str | os.PathLike, durable: bool = F
         fsync(os.path.dirname(local_path(output)))
     if trash:
         delete(trash)
+    remove_leftovers(output)
+
+
+def remove_leftovers(output: str | os.PathLike) -> list[str]:
+    """Delete what killed writers of ``output`` left beside it (``OUT._tmp-*``, ``OUT._old-*``); called once
+    ``output`` is published, so it assumes one writer per output at a time. Returns what it deleted."""
+    output = str(output).rstrip("/")
+    fs, path = filesystem(output)
+    parent, _, base = path.rpartition("/")
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(parent or "/", recursive=False))
+    except OSError:
+        return []
+    removed = []
+    for info in infos:
+        name = info.path.rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith((f"{base}._tmp-", f"{base}._old-")):
+            removed.append(join(output.rpartition("/")[0], name) if "/" in output else name)
+            delete(removed[-1])
+    return removed
 
 
 def discard(tmp: str, output: str) -> None:

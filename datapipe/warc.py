@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,55 @@ def _is_arc(stream, compression: str) -> bool:
         except zlib.error:
             return False
     return head.lstrip().startswith(b"filedesc://")
+
+
+class CorruptMember(ValueError):
+    """A gzip member failed to decompress part-way (a flipped bit, a cut, a CRC mismatch)."""
+
+
+class _StrictReader(DecompressingBufferedReader):
+    """warcio's decompressing reader, except that a member failing raises ``CorruptMember``: warcio prints
+    the zlib error and returns no data, which reads as the end of the file and silently loses every record
+    after the corrupt one. In a gzip file (``gzip_only``) a member failing in its first block raises too;
+    elsewhere that is warcio's test for an uncompressed file. ``members`` counts the members started after
+    the first."""
+
+    members = 0
+    gzip_only = False
+
+    def read_next_member(self):
+        started = super().read_next_member()
+        self.members += bool(started)
+        return started
+
+    def _decompress(self, data):
+        if self.decompressor and data and (self.num_block_read or self.gzip_only):
+            try:
+                return self.decompressor.decompress(data)
+            except zlib.error as exc:
+                raise CorruptMember(str(exc)) from exc
+        return super()._decompress(data)
+
+
+def _archive_iterator(stream, compression: str) -> ArchiveIterator:
+    it = ArchiveIterator(stream, arc2warc=True)
+    it.reader = _StrictReader(it.fh, block_size=it.reader.block_size)  # records are read lazily: not yet used
+    it.reader.gzip_only = compression == "gzip"
+    return it
+
+
+def _head_is_archive(stream, compression: str) -> bool | None:
+    """Whether the file starts like a WARC or ARC file: None when its first gzip member cannot be read
+    (a corrupt first record of an archive, not proof of another kind of file)."""
+    stream.seek(0)
+    head = stream.read(1 << 16)
+    stream.seek(0)
+    if compression == "gzip":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
+        except zlib.error:
+            return None
+    return head.lstrip().startswith((b"WARC/", b"filedesc://"))
 
 
 def _find_next_start(stream, start: int, compression: str) -> int | None:
@@ -162,8 +212,13 @@ class _Reader:
         while True:
             if seekable:
                 self.stream.seek(base)
-            it = ArchiveIterator(self.stream, arc2warc=True)
+            it = _archive_iterator(self.stream, compression)
             last_offset = base
+            # A record is yielded once warcio has moved past it: its gzip member then decompressed to the end
+            # and passed the CRC check. A record whose member fails, or never reaches its end before an error
+            # (a member cut short runs on into the next one's bytes), is dropped, not passed on as data.
+            pending: RawRecord | None = None
+            pending_member = -1
             try:
                 for rec in it:
                     if rec.rec_type is None:  # garbage that happened to parse as headers
@@ -173,19 +228,36 @@ class _Reader:
                     # warcio knows a record's offset (absolute: it starts from tell()) only once the record is read
                     raw.offset = it.get_record_offset()
                     last_offset = raw.offset
-                    yield raw
+                    if pending is not None:
+                        yield pending
+                        records += 1
+                    pending, pending_member = raw, it.reader.members
+                if pending is not None:
+                    yield pending
                     records += 1
+                    pending = None
                 if seekable and records:
                     self._check_tail(it.get_record_offset() + it.get_record_length())
                 return
             except Exception as exc:  # warcio, zlib, http-header and chunked-decoding errors alike
                 if is_io_error(exc):  # the storage failed, not the data: the caller retries or reports
                     raise
-                if isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in str(exc) and compression == "gzip":
-                    raise _WholeGzip() from exc
-                reason = "not_an_archive" if records == 0 and base == 0 else "malformed_record"
+                if isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in str(exc) and compression == "gzip" and base == 0:
+                    raise _WholeGzip() from exc  # from the start of the file; after a resync it is damage
+                first = records == 0 and base == 0
+                reason = "not_an_archive" if first and seekable and _head_is_archive(self.stream, compression) is False else "malformed_record"
+                if isinstance(exc, CorruptMember):
+                    self.counters["warc.corrupt_member"] += 1
                 self.counters[f"warc.{reason}"] += 1
                 log.info("%s at offset %d: %s", reason, last_offset, str(exc).strip()[:200])
+                if pending is not None:
+                    decompressor = it.reader.decompressor
+                    unverified = compression == "gzip" and it.reader.members == pending_member and not getattr(decompressor, "eof", False)
+                    if unverified:  # read whole, but its member never reached a checked end: damaged data
+                        self.counters["warc.corrupt_record"] += 1
+                    else:
+                        yield pending
+                        records += 1
                 if reason == "not_an_archive":
                     return
             if not seekable or resyncs >= self.max_resyncs:

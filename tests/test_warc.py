@@ -140,3 +140,31 @@ def test_every_good_record_of_the_sample_corpus_is_read_at_its_offset(tmp_path):
         assert set(expected) <= got, (entry["name"], sorted(set(expected) - got)[:3])
         if bad:
             assert any(k in counters for k in ("warc.malformed_record", "warc.short_block")), entry["name"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_real_warc_with_corrupted_members_keeps_every_intact_record(tmp_path, seed):
+    """A real crawl file, gzip per record, with members flipped, cut short, replaced and interleaved with
+    garbage: every record of an intact member comes back, no damaged one passes for data, each damage counts."""
+    import random
+
+    from chaos.faults import corrupt_members, gzip_members
+
+    data = shared("warc_real_pages", "news_and_article_fixtures.warc.gz").read_bytes()
+    members = gzip_members(data[: 8 << 20])[:-1]  # whole members of the first 8 MB
+    original = data[: members[-1][1]]
+    records, _ = read_all(_write(tmp_path / "o.warc.gz", original))
+    assert len(records) == len(members) > 100
+    mutated = corrupt_members(original, random.Random(seed))
+    assert len(mutated.damaged) >= 10
+    got, counters = read_all(_write(tmp_path / "m.warc.gz", mutated.data))
+    expected = {(records[i].url, records[i].payload) for i in mutated.intact}
+    returned = {(r.url, r.payload) for r in got}
+    assert expected <= returned  # nothing intact is lost
+    assert returned <= {(r.url, r.payload) for r in records}  # nothing damaged passes as data
+    assert counters["warc.malformed_record"] >= len(mutated.damaged) - (len(returned) - len(expected))
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
