@@ -19,20 +19,30 @@ The layout is megatron-core's (``megatron/core/datasets/indexed_dataset.py``, ``
 We write one sequence per document (Megatron's ``preprocess_data.py`` without sentence splitting), so
 the document indices are ``0, 1, ..., N``. Megatron picks uint16 for a vocabulary below 65,500 tokens
 and int32 above (``DType.optimal_dtype``); we follow it, so the 80k vocabulary is int32 (code 4).
+
+``verify_shards`` checks a directory of shards against its ``manifest.json`` (sizes and SHA-256) before
+they are opened, so a damaged file is an error that names it rather than wrong tokens or a numpy error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import struct
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from .io import atomic_file
+
+log = logging.getLogger("datapipe.indexed")
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -55,6 +65,18 @@ dtype, and per shard its path (relative, ``.bin``), domain, split, documents, to
 SHA-256 of both files; per domain its sampling weight."""
 UINT16_VOCAB_LIMIT = 65_500
 """Megatron's threshold: vocabularies smaller than this are stored as uint16."""
+VERIFIED_FILE = "_verified.json"
+"""Beside the manifest: the shard files that matched it, with the size and mtime they had then, so that a
+run started again does not hash unchanged files again (``verify_shards``). It lives with the shards, not
+in a run directory, so every run, evaluation and growth reading them shares it; the ``_`` keeps it out of
+stage listings, like ``_stats.json``."""
+HASH_CHUNK = 8 << 20
+"""Bytes read per ``update``: large enough that hashing, not Python, sets the pace."""
+HASH_THREADS = min(4, os.cpu_count() or 1)
+"""Files a process hashes at once: one core hashes ~1.3 GB/s, a parallel file system reads faster."""
+PROGRESS_INTERVAL_S = 30.0
+NAMED_PROBLEMS = 10
+"""Files an error lists by name (a wrong mount would otherwise give one line per shard)."""
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -184,6 +206,143 @@ class IndexedDataset:
     @property
     def num_tokens(self) -> int:
         return len(self.tokens)
+
+
+class ShardVerificationError(ValueError):
+    """Shard files are missing or differ from what ``manifest.json`` records: the shards must be rebuilt."""
+
+
+def index_size(sequences: int) -> int:
+    """Bytes of the ``.idx`` of ``sequences`` sequences, each its own document."""
+    return _HEADER.size + 12 * sequences + 8 * (sequences + 1)
+
+
+@dataclass(frozen=True)
+class ShardFile:
+    """A file the manifest lists, with the size its counts imply and the SHA-256 it records."""
+
+    path: str
+    """Relative to the shards directory."""
+    size: int
+    sha256: str
+
+
+def manifest_files(manifest: dict, split: str | None = None) -> list[ShardFile]:
+    """The ``.bin`` and ``.idx`` of every shard of ``split`` (all splits when None)."""
+    itemsize = np.dtype(manifest["dtype"]).itemsize
+    files = []
+    for shard in manifest["shards"]:
+        if split is None or shard["split"] == split:
+            prefix = shard["path"].removesuffix(".bin")
+            files.append(ShardFile(bin_path(prefix), shard["tokens"] * itemsize, shard["bin_sha256"]))
+            files.append(ShardFile(idx_path(prefix), index_size(shard["documents"]), shard["idx_sha256"]))
+    return files
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file, read in ``HASH_CHUNK`` pieces into one buffer (hashlib lets go of the GIL while
+    it hashes them, so threads hash files in parallel)."""
+    digest, buffer = hashlib.sha256(), bytearray(HASH_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def _check_file(directory: Path, f: ShardFile, verified: dict) -> tuple[str | None, dict | None]:
+    """What is wrong with one file (None: it matches the manifest) and, when it was hashed now and
+    matched, its ``VERIFIED_FILE`` entry. A file that matched before and has its size and mtime of then
+    is not hashed; only matches are remembered, so the cache can save work but never report corruption."""
+    path = directory / f.path
+    try:
+        stat = path.stat()
+        if stat.st_size != f.size:
+            return f"{path}: {stat.st_size:,} bytes, {MANIFEST_FILE} describes {f.size:,} (truncated or padded)", None
+        known = verified.get(f.path)
+        if known == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": f.sha256}:
+            return None, None
+        found = sha256_file(path)
+    except FileNotFoundError:
+        return f"{path}: missing (listed in {MANIFEST_FILE})", None
+    except OSError as exc:
+        return f"{path}: unreadable ({exc.strerror or exc})", None
+    if found != f.sha256:
+        return f"{path}: SHA-256 differs from {MANIFEST_FILE} (expected {f.sha256[:12]}…, found {found[:12]}…)", None
+    return None, {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": found}
+
+
+def _read_verified(directory: Path) -> dict:
+    """``VERIFIED_FILE``'s entries by relative path; none when it is absent or unreadable."""
+    try:
+        files = json.loads((directory / VERIFIED_FILE).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return files if isinstance(files, dict) else {}
+
+
+def _write_verified(directory: Path, files: dict) -> None:
+    """Replace ``VERIFIED_FILE``; shards that cannot be written to (read-only) are just not cached."""
+    try:
+        with atomic_file(directory / VERIFIED_FILE, "w") as f:
+            json.dump({"files": files}, f, indent=1, sort_keys=True)
+    except OSError as exc:
+        log.info("%s not written (%s): the next run hashes these shards again", directory / VERIFIED_FILE, exc)
+
+
+def _gather_one(obj) -> list:
+    return [obj]
+
+
+def verify_shards(directory: str | Path, manifest: dict, split: str | None = None, *, rank: int = 0, world_size: int = 1,
+                  gather: Callable[[object], list] = _gather_one) -> None:
+    """Check every file the manifest lists (of ``split``; all when None) before any is opened: it exists,
+    has the size the shard's counts and dtype imply, and its SHA-256 is the manifest's. Raises
+    ``ShardVerificationError`` naming each file that differs.
+
+    The work is split for terabytes of shards: each of ``world_size`` ranks checks a share of the files
+    (largest first, dealt in turn), each file hashed by one of ``HASH_THREADS`` threads; ``gather`` (every
+    rank's object, in rank order, on every rank: under a process group a collective) brings the shares
+    together, so every rank raises the same error. Files unchanged since they last matched are not hashed
+    again (``VERIFIED_FILE``)."""
+    directory = Path(directory)
+    start = time.perf_counter()
+    files = sorted(manifest_files(manifest, split), key=lambda f: (-f.size, f.path))
+    mine = files[rank::world_size]
+    verified = _read_verified(directory)
+    total = sum(f.size for f in mine)
+    log.info("checking %d shard files (%.2f GB) of %s against %s%s", len(mine), total / 1e9, directory, MANIFEST_FILE,
+             f" (rank {rank}'s share of {len(files)})" if world_size > 1 else "")
+    problems, matched = [], {}
+    checked = hashed = 0
+    last_report = start
+    with ThreadPoolExecutor(HASH_THREADS) as pool:
+        for f, (problem, entry) in zip(mine, pool.map(lambda f: _check_file(directory, f, verified), mine)):
+            checked += f.size
+            if problem:
+                problems.append(problem)
+            if entry:
+                matched[f.path] = entry
+                hashed += f.size
+            if time.perf_counter() - last_report >= PROGRESS_INTERVAL_S:
+                last_report = time.perf_counter()
+                log.info("checked %.2f of %.2f GB of shards (%.0f MB/s hashed)", checked / 1e9, total / 1e9,
+                         hashed / 1e6 / (last_report - start))
+    shares = gather((problems, matched, hashed))
+    problems = sorted(p for share_problems, _, _ in shares for p in share_problems)
+    matched = {path: entry for _, share_matched, _ in shares for path, entry in share_matched.items()}
+    if matched and rank == 0:
+        listed = {f.path for f in manifest_files(manifest)}
+        _write_verified(directory, {p: e for p, e in {**verified, **matched}.items() if p in listed})
+    seconds = time.perf_counter() - start
+    hashed = sum(share_hashed for _, _, share_hashed in shares)
+    log.info("%d shard files checked in %.1f s: %.2f GB hashed (%.0f MB/s), the rest unchanged since they matched",
+             len(files), seconds, hashed / 1e9, hashed / 1e6 / max(seconds, 1e-9))
+    if problems:
+        more = f"; and {len(problems) - NAMED_PROBLEMS} more" if len(problems) > NAMED_PROBLEMS else ""
+        verdict = ("the shard is corrupt: rebuild it" if len(problems) == 1
+                   else f"{len(problems)} shard files are corrupt: rebuild them")
+        raise ShardVerificationError("; ".join(problems[:NAMED_PROBLEMS]) + more + f"; {verdict} with the shards stage")
 
 
 def load_manifest(directory: str | Path) -> dict:

@@ -27,6 +27,10 @@ numpy's random streams, which may change between versions).
 
 The ``valid`` split is read document by document for evaluation (``valid_sets``), with the UTF-8
 size of the documents' text for bits per byte.
+
+Both check a split's shard files against the manifest (size and SHA-256, ``datapipe.indexed.verify_shards``)
+before they open any, so a run on corrupt shards stops before its first step with an error that names
+the file; under a torch.distributed process group the ranks share the hashing.
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from datapipe.indexed import IndexedDataset, load_manifest
+from datapipe.indexed import IndexedDataset, load_manifest, verify_shards
 
 log = logging.getLogger("train.data")
 
@@ -156,6 +161,18 @@ class TokenStream:
         return out
 
 
+def _process_group() -> dict:
+    """``verify_shards``'s rank, world size and gather under a torch.distributed process group (none
+    without one). Without torch.distributed imported there is no process group, so torch is not imported
+    here: reading shards needs numpy only."""
+    if "torch.distributed" not in sys.modules:
+        return {}
+    from train.collectives import gather_to_all, rank_and_world
+
+    rank, world_size = rank_and_world()
+    return {"rank": rank, "world_size": world_size, "gather": gather_to_all}
+
+
 def _split_streams(directory: Path, manifest: dict, split: str) -> dict[str, list[IndexedDataset]]:
     by_domain: dict[str, list[IndexedDataset]] = {}
     for shard in manifest["shards"]:  # manifest order: by domain, then shard index
@@ -169,14 +186,17 @@ class TokenSamples:
     weights (or ``weights``); deterministic for a seed, random access by sample index.
 
     Domains whose stream is shorter than one window are left out (with a warning) and the other
-    weights renormalised."""
+    weights renormalised. ``verify``: check the split's shard files against the manifest first (under a
+    process group every rank must construct it then: the check is a collective)."""
 
     def __init__(self, directory: str | Path, seq_len: int, *, split: str = "train", seed: int = 0,
-                 block_size: int = 1024, weights: dict[str, float] | None = None):
+                 block_size: int = 1024, weights: dict[str, float] | None = None, verify: bool = True):
         if seq_len < 1 or block_size < 1:
             raise ValueError("seq_len and block_size must be positive")
         self.directory = Path(directory)
         self.manifest = load_manifest(self.directory)
+        if verify:
+            verify_shards(self.directory, self.manifest, split, **_process_group())
         self.seq_len, self.split, self.seed, self.block_size = seq_len, split, seed, block_size
         weights = weights if weights is not None else {d: v["weight"] for d, v in self.manifest["domains"].items()}
         unknown = sorted(set(weights) - set(self.manifest["domains"]))
@@ -301,10 +321,12 @@ class ValidSet:
                 yield np.asarray(ds[i], dtype=np.int64)
 
 
-def valid_sets(directory: str | Path) -> dict[str, ValidSet]:
-    """The ``valid`` split per domain, for evaluation."""
+def valid_sets(directory: str | Path, verify: bool = True) -> dict[str, ValidSet]:
+    """The ``valid`` split per domain, for evaluation; ``verify`` as for ``TokenSamples``."""
     directory = Path(directory)
     manifest = load_manifest(directory)
+    if verify:
+        verify_shards(directory, manifest, "valid", **_process_group())
     out = {}
     for domain, datasets in sorted(_split_streams(directory, manifest, "valid").items()):
         entries = [s for s in manifest["shards"] if s["split"] == "valid" and s["domain"] == domain]

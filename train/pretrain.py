@@ -49,6 +49,7 @@ from torch.distributed.tensor.parallel import loss_parallel
 
 from datapipe.cli import main_of
 from datapipe.config import ConfigError
+from datapipe.indexed import ShardVerificationError
 from train import checkpoint as ckpt
 from train import flops, mup, parallelize
 from train.collectives import rank_and_world, sum_over_ranks
@@ -719,7 +720,7 @@ def run(argv: list[str] | None = None) -> int:
             dist.destroy_process_group()
 
 
-main = main_of(run, ckpt.CheckpointError, TrainingStopped, FileNotFoundError)
+main = main_of(run, ckpt.CheckpointError, TrainingStopped, FileNotFoundError, ShardVerificationError)
 
 
 if __name__ == "__main__":
