@@ -23,7 +23,7 @@ NPROC ?= 1
 
 .PHONY: help setup test demo demo-grow sample pipeline extract url-filter safety clean-text dedup-paragraphs ingest-domains quality-model sample-docs quality \
 	dedup-minhash decontaminate mix tokenizer tokenizer-report shards params hparams mup-search mup-transfer coord-check train eval export-hf sft-select sft dist \
-	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel bench-scale chaos clean
+	bench-extract bench-dedup bench-tokenize bench-train bench-grow bench-parallel bench-scale chaos report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -50,14 +50,17 @@ demo: sample  ## the whole chain on the built-in sample (out/demo), then a tiny 
 	$(PY) -m jobs.run_chain --config configs/demo/pipeline.yaml $(CHAIN_ARGS)
 	$(PY) -m train.pretrain --config configs/train/demo.yaml
 	$(PY) -m train.evaluate --checkpoint $(DEMO)/run --data $(DEMO)/shards --output $(DEMO)/eval
+	$(PY) -m report --run $(DEMO)
 
 demo-grow: sample  ## make demo's tiny model grown mid-run in width, heads, FFN and depth (out/demo-grow), exported to Hugging Face
 	$(PY) -m jobs.run_chain --config configs/demo/pipeline.yaml $(CHAIN_ARGS)
 	$(PY) -m train.pretrain --config configs/train/demo_grow.yaml
 	$(PY) -m train.export_hf --checkpoint out/demo-grow/run --tokenizer $(DEMO)/tokenizer --output out/demo-grow/hf --check
+	$(PY) -m report --run $(DEMO) --train-run out/demo-grow/run --out out/demo-grow/report.html
 
 pipeline: $(STAMP)  ## the whole chain (CONF=configs/pipeline.yaml; MASTER=, CHAIN_ARGS=--force/--from STAGE)
 	$(PY) -m jobs.run_chain --config $(or $(CONF),configs/pipeline.yaml) --master '$(MASTER)' $(CHAIN_ARGS)
+	$(PY) -m report --run $(PIPE)
 
 extract: $(STAMP)  ## WARC -> documents (IN=files/glob/dir OUT=dir [CONF=])
 	$(SUBMIT) jobs/extract.py --input $(IN) --output $(OUT) $(CONF_ARG)
@@ -166,6 +169,9 @@ bench-parallel: $(STAMP)  ## step time of each parallel layout vs one process (C
 bench-scale: $(STAMP)  ## seconds per document, task skew and shuffle bytes of the Spark stages at 20k, 80k, 320k pages, then on a 2-worker standalone cluster (~35 min)
 	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_scale.py --standalone --sizes 20000 80000
+
+report: $(STAMP)  ## one self-contained HTML page for a run: funnel with rejected examples, languages/domains, quality, dedup, mixture, tokenizer, shards, training (RUN=out/demo [OUT=file] [TRAIN_RUN=dirs])
+	$(PY) -m report --run $(or $(RUN),$(DEMO)) $(if $(OUT),--out $(OUT)) $(foreach d,$(TRAIN_RUN),--train-run $(d))
 
 chaos: $(STAMP)  ## fault injection: corrupt WARC members, killed executors, drivers and trainers, corrupt shards, full disks, bad configs (out/chaos/report.{md,json}, ~25 min; QUICK=1 for a few trials each)
 	$(PY) -m chaos.suite $(if $(QUICK),--quick)

@@ -18,7 +18,7 @@ STAGES = [extract, url_filter, clean, dedup_paragraphs, safety, quality, dedup_m
     ["jobs.extract", "jobs.url_filter", "jobs.clean", "jobs.dedup_paragraphs", "jobs.safety", "jobs.ingest", "jobs.quality_model", "jobs.sample",
      "jobs.quality", "jobs.dedup_minhash", "jobs.decontaminate", "jobs.mix", "jobs.shards", "jobs.run_chain", "jobs.dist", "sample_corpus",
      "tokenizer.train", "tokenizer.report", "train.pretrain", "train.evaluate", "train.export_hf", "train.params",
-     "train.coord_check", "train.hparams", "train.mup_search", "train.mup_transfer"],
+     "train.coord_check", "train.hparams", "train.mup_search", "train.mup_transfer", "report", "chaos.suite"],
 )
 def test_help(module):
     proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
