@@ -1,7 +1,9 @@
 """Typed, validated stage configs loaded from YAML.
 
 Every stage config is a pydantic model that forbids unknown keys; ``load_config`` turns a YAML file
-into one and reports a bad value with the file, the dotted key and the reason.
+into one and reports a bad value with the file, the dotted key and the reason. A setting that names a file
+is checked right after loading (``require_existing``, ``load_named_config``), so that a command line stops
+before any work with the key that is wrong (``datapipe.cli.main_of``: one line, exit code 2).
 """
 
 from __future__ import annotations
@@ -52,9 +54,50 @@ def load_config(model: type[M], path: str | Path | None) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "<root>"
-            got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
-            lines.append(f"  {key}: {err['msg']}{got}")
-        raise ConfigError(f"{path}: invalid config\n" + "\n".join(lines)) from None
+        raise invalid(path, exc, data) from None
+
+
+def invalid(source: str | Path, exc: ValidationError, data: dict) -> ConfigError:
+    """The error of a config ``data`` (from ``source``) that its model rejected: a line per bad key."""
+    lines = []
+    for err in exc.errors():
+        got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
+        line = f"  {yaml_key(err['loc'], data)}: {err['msg']}{got}"
+        if line not in lines:
+            lines.append(line)
+    return ConfigError(f"{source}: invalid config\n" + "\n".join(lines))
+
+
+def yaml_key(loc: tuple, data: dict) -> str:
+    """The dotted key of an error's location as the YAML spells it: pydantic puts the name of the union
+    member it tried into the location (``sources.0.code.max_bytes``), which is no key of the file. A part
+    that the data does not have is such a name, unless it is the last one of a mapping (a missing key)."""
+    parts, node = [], data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif not (isinstance(node, dict) and i == len(loc) - 1):
+            continue
+        parts.append(str(part))
+    return ".".join(parts) or "<root>"
+
+
+def require_existing(key: str, value: str | Path, source: str | Path | None = None, what: str = "path") -> None:
+    """A setting that names input must name something that is there: checked right after the config is
+    loaded, before any work, and reported as a bad value of ``key`` (of the config file ``source``).
+    ``value`` may be any URI ``datapipe.io`` opens."""
+    from datapipe import io
+
+    if not io.exists(str(value)):
+        raise ConfigError(f"{f'{source}: ' if source else ''}{key}: {what} not found: {value}")
+
+
+def load_named_config(model: type[M], path: str | Path, key: str, source: str | Path | None = None) -> M:
+    """The config file that setting ``key`` (of the config file ``source``) names, loaded into ``model``;
+    an error says which setting led to it."""
+    try:
+        return load_config(model, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{f'{source}: ' if source else ''}{key}: {exc}") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from datapipe.config import require_existing
 from datapipe.decontam import BenchmarkIndex, DecontamConfig, DecontamStage, build_index
 from jobs.runner import StageJob, broadcast_plan, documents
 
@@ -23,9 +24,13 @@ def arguments(parser) -> None:
 
 
 def benchmark_index(args, config: DecontamConfig) -> BenchmarkIndex:
-    """Built before Spark starts: a bad benchmark file fails fast."""
+    """Built before Spark starts: a bad benchmark file fails fast, and so does a missing root when ``strict``
+    (otherwise every benchmark under it is a missing file: a warning)."""
     if args.benchmarks_root:
         config.root = str(Path(args.benchmarks_root).resolve())
+    if config.strict:
+        require_existing("--benchmarks-root" if args.benchmarks_root else "root", config.root_path(),
+                         None if args.benchmarks_root else args.config, "benchmark root (strict: true)")
     return build_index(config)
 
 

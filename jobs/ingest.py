@@ -67,13 +67,21 @@ def list_sources(config: DomainsConfig, root: str, strict: bool) -> tuple[list[t
     return files, counters
 
 
+def listed_sources(args, config: DomainsConfig) -> tuple[str, list[tuple[str, int, str, int]], Counter]:
+    """``list_sources`` before Spark starts, so that a wrong root (nothing to read) or, strict, a source
+    path that matches nothing fails fast; returns the data root too."""
+    # a relative root is relative to the config file (a sample's config and its data move together)
+    root = resolve_root(args.root, Path.cwd()) if args.root else resolve_root(config.root, Path(args.config).resolve().parent)
+    files, counters = list_sources(config, root, args.strict or config.strict)
+    if not files:
+        setting = "--root" if args.root else f"{args.config}: root"
+        raise StageError(f"{setting}: no input files for any source under {root}" + ("" if io.exists(root) else " (no such directory)"))
+    return root, files, counters
+
+
 def plan(job: Job) -> Plan:
     config: DomainsConfig = job.config
-    # a relative root is relative to the config file (a sample's config and its data move together)
-    root = resolve_root(job.args.root, Path.cwd()) if job.args.root else resolve_root(config.root, Path(job.args.config).resolve().parent)
-    files, driver_counters = list_sources(config, root, job.args.strict or config.strict)
-    if not files:
-        raise StageError(f"no input files for any source under {root}")
+    root, files, driver_counters = job.prepared
     job.inputs = [io.qualify(root)]
     total = sum(f[3] for f in files)
     n_parts = job.args.partitions or max(job.spark.sparkContext.defaultParallelism, -(-total // config.partition_bytes))
@@ -82,7 +90,8 @@ def plan(job: Job) -> Plan:
     return Plan(IngestStage(config), rows, extra=extra, counters=driver_counters)
 
 
-job = StageJob("ingest", __doc__, DomainsConfig, documents(plan), inputs=None, arguments=arguments, config_required=True)
+job = StageJob("ingest", __doc__, DomainsConfig, documents(plan), inputs=None, arguments=arguments, config_required=True,
+               prepare=listed_sources)
 run, main = job.run, job.main
 
 if __name__ == "__main__":

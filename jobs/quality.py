@@ -35,6 +35,7 @@ from functools import partial
 import pyarrow as pa
 
 from datapipe import io
+from datapipe.config import require_existing
 from datapipe.document import Document
 from datapipe.quality.config import MANIFEST_FILE, QualityConfig, ScoreConfig
 from datapipe.quality.features import PREPROCESS_VERSION
@@ -171,14 +172,22 @@ def check_and_report(languages: dict, config: ScoreConfig, counters: Counter) ->
     return {QUALITY_REPORT: "\n".join(lines) + "\n"}
 
 
-@contextmanager
-def plan(job: Job) -> Iterator[Plan]:
-    config: QualityConfig = job.config
-    model_dir = job.args.model or config.score.model_dir
+def model_manifest(args, config: QualityConfig) -> tuple[str, dict]:
+    """Before Spark starts: the model directory (``--model``, else ``score.model_dir``), which must be
+    there, and its manifest."""
+    model_dir = args.model or config.score.model_dir
     if not model_dir:
         raise StageError("no model: pass --model MODEL_DIR or set score.model_dir in the config")
     model_uri = io.qualify(model_dir)
-    manifest = read_manifest(model_uri)
+    require_existing("--model" if args.model else "score.model_dir", model_uri, None if args.model else args.config,
+                     "quality model directory")
+    return model_uri, read_manifest(model_uri)
+
+
+@contextmanager
+def plan(job: Job) -> Iterator[Plan]:
+    config: QualityConfig = job.config
+    model_uri, manifest = job.prepared
     with shipped_model(job.spark, model_uri) as name:
         local_model = partial(shipped_copy, name)
         distributions = score_distributions(job, local_model, list(manifest["languages"]))
@@ -189,7 +198,7 @@ def plan(job: Job) -> Iterator[Plan]:
                    reports=partial(check_and_report, languages, config.score))
 
 
-job = StageJob("quality", __doc__, QualityConfig, documents(plan), arguments=arguments)
+job = StageJob("quality", __doc__, QualityConfig, documents(plan), arguments=arguments, prepare=model_manifest)
 run, main = job.run, job.main
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import Field
 
 from datapipe.cli import main_of
-from datapipe.config import ConfigError, StrictModel, load_config
+from datapipe.config import ConfigError, StrictModel, load_config, load_named_config, require_existing
 from datapipe.io import exists, join, list_files, read_text, resolve, write_bytes, write_text
 from datapipe.plots import png, pyplot
 from datapipe.stats import funnel_rows, render_funnel
@@ -191,6 +191,45 @@ def _safety_root(safety_config: str) -> str:
     return str(load_config(SafetyConfig, safety_config).root_path()) if Path(safety_config).is_file() else ""
 
 
+def stage_config_models() -> dict[str, type[StrictModel]]:
+    """The model of each stage config the chain names (``StageConfigs``), imported only when checked."""
+    from datapipe.clean import CleanConfig
+    from datapipe.decontam import DecontamConfig
+    from datapipe.extract import ExtractConfig
+    from datapipe.minhash import MinHashConfig
+    from datapipe.mixture import MixConfig
+    from datapipe.paragraphs import ParagraphDedupConfig
+    from datapipe.quality.config import QualityConfig
+    from datapipe.safety.config import SafetyConfig
+    from datapipe.sample import SampleConfig
+    from jobs.shards import TokenizeConfig
+    from tokenizer.config import TokenizerConfig
+    from tokenizer.report import ReportConfig
+
+    return {"extract": ExtractConfig, "safety": SafetyConfig, "clean": CleanConfig, "dedup_paragraphs": ParagraphDedupConfig,
+            "quality": QualityConfig, "dedup_minhash": MinHashConfig, "decontaminate": DecontamConfig, "mix": MixConfig,
+            "sample_quality": SampleConfig, "sample_tokenizer": SampleConfig, "tokenizer": TokenizerConfig,
+            "tokenizer_report": ReportConfig, "tokenize": TokenizeConfig}
+
+
+def check_inputs(cfg: PipelineConfig, path: str) -> None:
+    """Before any stage runs: every stage config and the domain sources' config load, and the WARC input
+    and the domains' data root are there; an error names the setting of the chain's config (``path``), not
+    a stage that would fail hours later."""
+    from datapipe.domains.config import DomainsConfig, resolve_root
+
+    for stage, model in stage_config_models().items():
+        load_named_config(model, getattr(cfg.configs, stage), f"configs.{stage}", path)
+    domains = load_named_config(DomainsConfig, cfg.domains, "domains", path)
+    root = cfg.domains_root or resolve_root(domains.root, Path(cfg.domains).resolve().parent)
+    require_existing("domains_root" if cfg.domains_root else "domains", root, path, "data root of the domain sources")
+    for i, pattern in enumerate(cfg.warc):
+        try:
+            list_files([pattern])
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: warc.{i}: no file matches {pattern}") from None
+
+
 def list_inputs(patterns: list[str]) -> list[tuple[str, int, int]]:
     """(URI, size, mtime in ns) of every file under the given paths, globs or directories (none when missing)."""
     found = []
@@ -315,6 +354,7 @@ def run(argv: list[str] | None = None) -> None:
     p.add_argument("--plan", action="store_true", help="print the stages and their commands, run nothing")
     args = p.parse_args(argv)
     cfg = load_config(PipelineConfig, args.config)
+    check_inputs(cfg, args.config)
     if args.plan:
         for i, s in enumerate(select(plan(cfg), args.until)):
             print(f"[{i + 1}] {s.name}: {s.script} {shlex.join(s.args)}")

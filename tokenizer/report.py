@@ -34,7 +34,7 @@ from typing import Literal, get_args
 from pydantic import Field, model_validator
 
 from datapipe.cli import main_of
-from datapipe.config import ConfigError, StrictModel, load_config
+from datapipe.config import ConfigError, StrictModel, load_config, require_existing
 from datapipe.domains.base import LangCode
 from datapipe.domains.config import CONFIGS_DIR, load_domains_config, resolve_root
 from datapipe.io import list_files, local_path, staged_directory
@@ -134,6 +134,8 @@ def load_settings(path: str | Path) -> Settings:
     config = load_config(ReportConfig, path)
     base = path.parent
     training = None if config.training_sources is None else Path(resolve_root(config.training_sources, base))
+    if training is not None and config.eval_sources:  # what the eval sources are checked against
+        require_existing("training_sources", training, path, "ingest config")
     return Settings(config, path, Path(resolve_root(config.reference_root, base)), Path(resolve_root(config.eval_root, base)), training)
 
 

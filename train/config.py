@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from datapipe.config import ConfigError, StrictModel, load_config
+from datapipe.config import StrictModel, invalid, load_config, load_named_config
 
 MODEL_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "model"
 
@@ -244,6 +244,7 @@ class TrainConfig(StrictModel):
     eval_interval: PositiveInt | None = Field(200, description="steps between validations; None: only at the end")
     eval_tokens: PositiveInt = Field(65_536, description="held-out tokens per domain per validation")
     checkpoint_interval: PositiveInt = 500
+    verify_shards: bool = Field(True, description="check every shard against manifest.json (size, SHA-256) before training")
     keep_checkpoints: PositiveInt | None = Field(3, description="newest complete checkpoints kept; None: all")
     parallel: ParallelConfig = Field(default_factory=ParallelConfig,
                                      description="data x pipeline x tensor layout (checked by train/layout.py)")
@@ -286,11 +287,16 @@ class TrainConfig(StrictModel):
 
 def load_train_config(path: str | Path, overrides: dict | None = None, kind: type[TrainConfig] = TrainConfig) -> TrainConfig:
     """A run config (or a subclass's: an SFT run's) from YAML; relative ``model``/``data``/``out`` paths stay
-    relative to the working directory."""
+    relative to the working directory. The model configs it names (``model``, each ``growth.N.model``) are
+    loaded too, so that a missing or bad one is reported as the run config's key before any work."""
     cfg = load_config(kind, path)
-    if not overrides:
-        return cfg
-    try:
-        return kind.model_validate({**cfg.model_dump(), **overrides})
-    except ValidationError as exc:
-        raise ConfigError(f"{path} with {overrides}: {exc}") from None
+    if overrides:
+        data = {**cfg.model_dump(), **overrides}
+        try:
+            cfg = kind.model_validate(data)
+        except ValidationError as exc:
+            raise invalid(f"{path} with {overrides}", exc, data) from None
+    load_named_config(ModelConfig, cfg.model, "model", path)
+    for i, stage in enumerate(cfg.growth):
+        load_named_config(ModelConfig, stage.model, f"growth.{i}.model", path)
+    return cfg

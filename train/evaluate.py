@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from pydantic import ValidationError
 
 from datapipe.cli import main_of
-from datapipe.indexed import load_manifest
+from datapipe.indexed import ShardVerificationError, load_manifest
 from datapipe.io import staged_directory
 from tokenizer.vocab import load_tokenizer
 from train.checkpoint import (
@@ -383,6 +383,8 @@ def run(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
     if args.batch_size < 1 or (args.seq_len is not None and args.seq_len < 1) or (args.max_tokens is not None and args.max_tokens < 1):
         raise EvaluationError("--batch-size, --seq-len and --max-tokens must be positive")
+    if args.model_config is not None:
+        load_model_config(args.model_config)  # a bad config fails before the shards are read
     step_dirs = [find_checkpoint(c) for c in args.checkpoint]
     try:
         manifest = load_manifest(args.data)
@@ -411,7 +413,7 @@ def run(argv: list[str] | None = None) -> dict:
     return report
 
 
-main = main_of(run, EvaluationError, CheckpointError, FileNotFoundError, logs=True)
+main = main_of(run, EvaluationError, CheckpointError, FileNotFoundError, ShardVerificationError, logs=True)
 
 
 if __name__ == "__main__":

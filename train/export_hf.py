@@ -47,7 +47,7 @@ from datapipe.io import staged_directory
 from tokenizer.chat import CHAT_TEMPLATE, IM_END, chat_tokenizer_json
 from tokenizer.vocab import BEGIN_OF_TEXT, END_OF_TEXT, PADDING, TOKENIZER_FILE, load_tokenizer
 from train.checkpoint import CheckpointError, load_model_tensors
-from train.config import ModelConfig
+from train.config import ModelConfig, load_model_config
 from train.evaluate import (
     EvaluationError,
     check_model_tensors,
@@ -273,6 +273,8 @@ def run(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.max_shard_mb < 1:
         raise EvaluationError("--max-shard-mb must be positive")
+    if args.model_config is not None:
+        load_model_config(args.model_config)  # a bad config fails before the checkpoint is read
     output = export(args.checkpoint, args.tokenizer, args.output, args.model_config, args.dtype, args.max_shard_mb)
     print(f"wrote {output}")
     if args.check:

@@ -47,7 +47,7 @@ import yaml
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from datapipe.cli import main_of
-from datapipe.config import StrictModel, load_config
+from datapipe.config import StrictModel, load_config, require_existing
 from datapipe.io import write_files
 from datapipe.plots import png, pyplot
 from train import hparams
@@ -299,6 +299,8 @@ def run(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="out/mup_search", help="output directory (runs already done there are reused)")
     args = p.parse_args(argv)
     cfg = load_config(SearchConfig, args.sweep)
+    for key, value in (("proxy.model", cfg.proxy.model), ("proxy.train", cfg.proxy.train), ("target", cfg.target)):
+        require_existing(key, value, args.sweep, "config file")
     out = Path(args.out)
     points = cfg.points()
     names = list(dict.fromkeys(k for point in points for k in point))

@@ -31,7 +31,7 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from datapipe.cli import main_of
-from datapipe.config import StrictModel, load_config
+from datapipe.config import StrictModel, load_config, require_existing
 from datapipe.io import write_files
 from datapipe.plots import png, pyplot
 from train import hparams
@@ -184,6 +184,8 @@ def run(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="out/mup_transfer", help="output directory (runs already done there are reused)")
     args = p.parse_args(argv)
     cfg = load_config(TransferConfig, args.sweep)
+    for key, value in (("proxy.model", cfg.proxy.model), ("proxy.train", cfg.proxy.train)):
+        require_existing(key, value, args.sweep, "config file")
     out = Path(args.out)
     results = run_sweep(specs_for(cfg), out / "runs", cfg.resources, cfg.divergence)
     analysis = analyse(cfg, results)

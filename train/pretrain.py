@@ -201,8 +201,8 @@ class Trainer:
     def _setup_data(self, cfg: TrainConfig) -> int:
         """The training and held-out data; returns the vocabulary size (the shards' tokenizer's)."""
         manifest = json.loads((Path(cfg.data) / "manifest.json").read_text())
-        self.data = TokenSamples(cfg.data, cfg.seq_len, split="train", seed=cfg.seed)
-        self.valid = valid_sets(cfg.data)
+        self.data = TokenSamples(cfg.data, cfg.seq_len, split="train", seed=cfg.seed, verify=cfg.verify_shards)
+        self.valid = valid_sets(cfg.data, verify=cfg.verify_shards)
         tokenizer = manifest_tokenizer(manifest)  # exact bytes of a capped validation; apportioned without it
         self.token_bytes = token_byte_lengths(tokenizer) if tokenizer is not None else None
         return manifest["tokenizer"]["vocab_size"]
@@ -713,6 +713,9 @@ def run(argv: list[str] | None = None) -> int:
             cfg = load_train_config(args.config, {**overrides, "parallel": {**cfg.parallel.model_dump(), **layout}})
         if args.dry_run:
             return dry_run(cfg)
+        from datapipe.config import require_existing
+
+        require_existing("data", Path(cfg.data) / "manifest.json", args.config, "tokenized shards (manifest.json)")
         Trainer(cfg, resume=args.resume).run()
         return 0
     finally:

@@ -46,7 +46,7 @@ import torch.distributed as dist
 from pydantic import Field, PositiveInt
 
 from datapipe.cli import main_of
-from datapipe.config import ConfigError, StrictModel
+from datapipe.config import ConfigError, StrictModel, require_existing
 from datapipe.instruct.conversation import ConversationError, read_jsonl, validate
 from tokenizer.chat import chat_tokenizer, encode_conversation
 from tokenizer.vocab import PADDING
@@ -272,6 +272,10 @@ def run(argv: list[str] | None = None) -> int:
         cfg = load_train_config(args.config, overrides, SFTConfig)
         if args.init:
             cfg = SFTConfig.model_validate({**cfg.model_dump(), "sft": {**cfg.sft.model_dump(), "init": args.init}})
+        require_existing("data", conversations_file(cfg.data), args.config, "conversations")
+        require_existing("sft.init", cfg.sft.init, args.config, "pretrained run or checkpoint")
+        if cfg.sft.tokenizer is not None:
+            require_existing("sft.tokenizer", cfg.sft.tokenizer, args.config, "tokenizer")
         SFTTrainer(cfg, resume=args.resume).run()
         return 0
     finally:

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
-from datapipe.config import StrictModel, load_config
+from datapipe.config import StrictModel, load_config, load_named_config
 from datapipe.decontam import DecontamConfig, Decontaminator, build_index
 from datapipe.instruct.conversation import Conversation, ConversationError, validate
 from datapipe.minhash import MinHashConfig, MinHasher, band_keys, optimal_bands
@@ -274,8 +274,8 @@ class Selector:
         return sorted(chosen, key=lambda conv: conv.id)
 
 
-def load_decontaminator(path: str | Path) -> Decontaminator:
-    config = load_config(DecontamConfig, path).model_copy(update={"mode": "drop"})
+def load_decontaminator(path: str | Path, source: str | Path | None = None) -> Decontaminator:
+    config = load_named_config(DecontamConfig, path, "decontaminate", source).model_copy(update={"mode": "drop"})
     return Decontaminator(build_index(config), config)
 
 
@@ -369,7 +369,7 @@ def run(argv: list[str] | None = None) -> int:
     config = load_config(SelectConfig, args.config)
     if args.target is not None:
         config = SelectConfig.model_validate({**config.model_dump(), "target": args.target})
-    decontaminator = load_decontaminator(config.decontaminate) if config.decontaminate else None
+    decontaminator = load_decontaminator(config.decontaminate, args.config) if config.decontaminate else None
     sel = Selector(config, decontaminator).run(read_inputs(args.input))
     r = report(sel, config)
     with staged_directory(args.output) as tmp:
