@@ -61,8 +61,8 @@ def _stage_args(kind: str, sample: Path, extracted: Path | None, out: Path) -> l
     return [str(ROOT / "jobs" / script), "--input", str(extracted), "--output", str(out)]
 
 
-KINDS = {"extract": "map-only (extract)", "dedup_paragraphs": "shuffle (paragraph dedup)",
-         "dedup_minhash": "connected-components loop (MinHash dedup)"}
+KINDS = {"dedup_minhash": "connected-components loop (MinHash dedup)", "dedup_paragraphs": "shuffle (paragraph dedup)",
+         "extract": "map-only (extract)"}
 
 
 def _executor_pids() -> list[int]:

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # name -> (module, trials in the full suite, trials with --quick)
 FAULTS: dict[str, tuple[str, int, int]] = {
     "warc": ("chaos.warc_faults", 20, 2),
-    "executor": ("chaos.spark_faults:executor_killed", 3, 3),
-    "driver": ("chaos.spark_faults:driver_killed", 8, 2),
+    "executor": ("chaos.spark_faults:executor_killed", 3, 1),
+    "driver": ("chaos.spark_faults:driver_killed", 8, 1),
     "trainer": ("chaos.trainer_faults", 50, 4),
     "torchrun": ("chaos.trainer_faults:torchrun_restart", 1, 1),
     "shards": ("chaos.shard_faults", 8, 3),

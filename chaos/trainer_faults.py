@@ -245,7 +245,8 @@ def torchrun_restart(trials: int, work: Path, seed: int = 0) -> dict:
         if restarted:
             recover.append(restarted[0] - killed_at)
         if code != 0:
-            notes.append(f"trial {trial}: torchrun ended with {code}: {agent.tail()[-300:]}")
+            errors = [line.strip() for _, line in agent.lines if "rror" in line][-4:]
+            notes.append(f"trial {trial}: torchrun ended with {code}: {' | '.join(errors)[-600:]}")
             lost += 1
         elif not same_state(final_state(run_dir), want):
             notes.append(f"trial {trial}: final state differs from the undisturbed two-rank run")

@@ -56,6 +56,7 @@ from datapipe.config import load_config
 from datapipe.document import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from datapipe.stage import Outcome, Stage
 from datapipe.stats import funnel_rows, render_funnel
+from jobs.progress import StageProgress
 
 log = logging.getLogger("jobs")
 
@@ -500,7 +501,8 @@ class StageJob:
             job.inputs = [io.qualify(p) for p in args.input]
             input_bytes = sum(f.size for f in list_input_files(job.inputs))
         size_shuffle_partitions(spark, input_bytes)
-        return self.body(job)
+        with StageProgress(spark, self.name):
+            return self.body(job)
 
     def main(self, argv: list[str] | None = None) -> int:
         return main_of(self.run, StageError, logs=True)(argv)

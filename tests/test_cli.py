@@ -44,3 +44,22 @@ def test_no_job_script_shadows_a_standard_library_module():
     as the standard library's ``tokenize`` by every job (pyarrow then fails at start-up)."""
     clashes = sorted(p.name for p in (ROOT / "jobs").glob("*.py") if p.stem in sys.stdlib_module_names)
     assert clashes == []
+
+
+def test_a_full_disk_is_one_line_and_exit_code_1(capsys):
+    import errno
+
+    from datapipe.cli import full_disk, main_of
+
+    def fills(argv):
+        raise RuntimeError("Job aborted.") from OSError(errno.ENOSPC, "No space left on device", "/data/out/part-0")
+
+    assert main_of(fills)([]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: [Errno 28] No space left on device: '/data/out/part-0'") and "\n" not in err
+    spark = RuntimeError("An error occurred while calling o88.parquet.\n: org.apache.spark.SparkException: Job aborted.\n"
+                         "\tat org.apache.spark...\nCaused by: java.io.IOException: No space left on device\n\tat java.io...")
+    assert full_disk(spark) == "java.io.IOException: No space left on device"
+    assert full_disk(ValueError("a bug")) is None
+    with pytest.raises(ValueError):
+        main_of(lambda argv: (_ for _ in ()).throw(ValueError("a bug")))([])
