@@ -284,10 +284,11 @@ def select(docs: Iterable[EvalDoc], max_bytes: int, max_chars: int) -> tuple[dic
 
 def count_tokens(counter: TokenCounter, texts: dict[str, list[str]], batch_size: int) -> dict[str, int]:
     tokens = {}
-    for cat, docs in texts.items():
+    for n, (cat, docs) in enumerate(texts.items(), 1):
         started = time.time()
         tokens[cat] = sum(sum(counter.count_batch(docs[i : i + batch_size])) for i in range(0, len(docs), batch_size))
-        log.info("%s: %s, %d documents, %d tokens (%.1f s)", counter.name, cat, len(docs), tokens[cat], time.time() - started)
+        log.info("%s: %s (%d of %d), %d documents, %d tokens (%.1f s)", counter.name, cat, n, len(texts), len(docs), tokens[cat],
+                 time.time() - started)
     return tokens
 
 

@@ -97,18 +97,29 @@ def new_tokenizer(config: TokenizerConfig) -> Tokenizer:
 
 
 class _ByteCounter:
-    """Passes texts through, counting them and their UTF-8 bytes (for the shortfall message)."""
+    """Passes texts through, counting them and their UTF-8 bytes (for the shortfall message), with a
+    progress line on stderr every ``every`` seconds (the trainer's own bars draw on a terminal only)."""
 
-    def __init__(self, texts: Iterable[str]):
+    def __init__(self, texts: Iterable[str], length: int | None = None, every: float = 30.0):
         self.texts = texts
+        self.length = length
+        self.every = every
         self.docs = 0
         self.bytes = 0
 
     def __iter__(self) -> Iterator[str]:
+        started = last = time.monotonic()
         for text in self.texts:
             self.docs += 1
             self.bytes += len(text.encode("utf-8", "surrogatepass"))
+            now = time.monotonic()
+            if now - last >= self.every:
+                last = now
+                of = f" of {self.length:,}" if self.length else ""
+                print(f"[tokenizer] read {self.docs:,}{of} documents, {self.bytes / 1e6:,.1f} MB, {now - started:.0f} s", file=sys.stderr, flush=True)
             yield text
+        print(f"[tokenizer] read {self.docs:,} documents ({self.bytes / 1e6:,.1f} MB) in {time.monotonic() - started:.0f} s; "
+              "counting pairs and merging", file=sys.stderr, flush=True)
 
 
 def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, length: int | None = None) -> Tokenizer:
@@ -123,9 +134,9 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, length: int |
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         max_token_length=config.max_token_length,
     )
-    counted = _ByteCounter(texts)
     if length is None and hasattr(texts, "__len__"):
         length = len(texts)
+    counted = _ByteCounter(texts, length)
     tok.train_from_iterator(counted, trainer, length=length)
     size = tok.get_vocab_size()
     if size < config.vocab_size:
