@@ -241,6 +241,7 @@ def torchrun_restart(trials: int, work: Path, seed: int = 0) -> dict:
         os.kill(rng.choice(ranks), signal.SIGKILL)
         killed_at = time.monotonic()
         code = agent.wait()
+        (work / f"{name}.log").write_text("".join(line for _, line in agent.lines))
         restarted = [t for t, line in agent.lines if "resumed from" in line and t > killed_at]
         if restarted:
             recover.append(restarted[0] - killed_at)

@@ -96,6 +96,12 @@ class _StrictReader(DecompressingBufferedReader):
 
     members = 0
     gzip_only = False
+    ended = False
+    """Whether the member being read had reached its checked end when warcio closed the reader."""
+
+    def close_decompressor(self):
+        self.ended = bool(getattr(self.decompressor, "eof", False))
+        super().close_decompressor()
 
     def read_next_member(self):
         started = super().read_next_member()
@@ -130,6 +136,26 @@ def _head_is_archive(stream, compression: str) -> bool | None:
         except zlib.error:
             return None
     return head.lstrip().startswith((b"WARC/", b"filedesc://"))
+
+
+def _first_member_whole(stream) -> bool:
+    """Whether the file's first gzip member decompresses to its checked end (a file gzipped as one stream
+    does; a damaged first member of a gzip-per-record file does not)."""
+    stream.seek(0)
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        while not d.eof:
+            chunk = stream.read(_SCAN_CHUNK)
+            if not chunk:
+                return False
+            while chunk and not d.eof:
+                d.decompress(chunk, _SCAN_CHUNK)
+                chunk = d.unconsumed_tail
+        return True
+    except zlib.error:
+        return False
+    finally:
+        stream.seek(0)
 
 
 def _find_next_start(stream, start: int, compression: str) -> int | None:
@@ -213,6 +239,7 @@ class _Reader:
             if seekable:
                 self.stream.seek(base)
             it = _archive_iterator(self.stream, compression)
+            reader = it.reader  # warcio drops its reader when the iteration ends
             last_offset = base
             # A record is yielded once warcio has moved past it: its gzip member then decompressed to the end
             # and passed the CRC check. A record whose member fails, or never reaches its end before an error
@@ -231,19 +258,25 @@ class _Reader:
                     if pending is not None:
                         yield pending
                         records += 1
-                    pending, pending_member = raw, it.reader.members
+                    pending, pending_member = raw, reader.members
+                end = it.get_record_offset() + it.get_record_length()
+                if compression == "gzip" and seekable and (_find_next_start(self.stream, end, compression) or 0) > base:
+                    # warcio saw the end of the file inside a member: a damaged one (cut short, a garbage block
+                    # length) swallowed what follows it, where whole members may still lie. Look for them.
+                    raise CorruptMember("gzip members follow where the file seemed to end")
                 if pending is not None:
                     yield pending
                     records += 1
                     pending = None
                 if seekable and records:
-                    self._check_tail(it.get_record_offset() + it.get_record_length())
+                    self._check_tail(end)
                 return
             except Exception as exc:  # warcio, zlib, http-header and chunked-decoding errors alike
                 if is_io_error(exc):  # the storage failed, not the data: the caller retries or reports
                     raise
-                if isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in str(exc) and compression == "gzip" and base == 0:
-                    raise _WholeGzip() from exc  # from the start of the file; after a resync it is damage
+                if (isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in str(exc) and compression == "gzip" and base == 0
+                        and _first_member_whole(self.stream)):
+                    raise _WholeGzip() from exc  # a first member that fails, or one after a resync, is damage
                 first = records == 0 and base == 0
                 reason = "not_an_archive" if first and seekable and _head_is_archive(self.stream, compression) is False else "malformed_record"
                 if isinstance(exc, CorruptMember):
@@ -251,8 +284,8 @@ class _Reader:
                 self.counters[f"warc.{reason}"] += 1
                 log.info("%s at offset %d: %s", reason, last_offset, str(exc).strip()[:200])
                 if pending is not None:
-                    decompressor = it.reader.decompressor
-                    unverified = compression == "gzip" and it.reader.members == pending_member and not getattr(decompressor, "eof", False)
+                    ended = reader.decompressor.eof if reader.decompressor is not None else reader.ended
+                    unverified = compression == "gzip" and reader.members == pending_member and not ended
                     if unverified:  # read whole, but its member never reached a checked end: damaged data
                         self.counters["warc.corrupt_record"] += 1
                     else:
@@ -265,6 +298,8 @@ class _Reader:
                 return
             nxt = _find_next_start(self.stream, last_offset + 1, compression)
             if nxt is None:
+                if records:
+                    self.counters["warc.truncated_tail"] += 1  # the file ends in the damage
                 return
             resyncs += 1
             self.counters["warc.resync"] += 1
