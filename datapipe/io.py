@@ -408,16 +408,21 @@ def staged_directory(output: str | os.PathLike) -> Iterator[Path]:
             raise
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: os.umask can only be read by setting it
+
 @contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     """``with atomic_file(path) as f:`` write a local file under a temporary name in its directory; it
-    replaces ``path`` by a rename when the block completes and is removed when it fails."""
+    replaces ``path`` by a rename when the block completes and is removed when it fails. The file gets the
+    permissions a plain ``open`` would give it (``mkstemp`` makes it private to its owner)."""
     path = Path(local_path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -30,7 +30,6 @@ def run(argv: list[str] | None = None) -> int:
     out = args.out or args.run / "report" / "index.html"
     with atomic_file(out, "w") as f:
         f.write(page)
-    out.chmod(0o644)  # a page to share, not the private temporary file it was written as
     print(f"wrote {out} ({len(page.encode()) / 1e3:,.0f} KB)")
     return 0 if complete else 1
 
