@@ -71,16 +71,23 @@ def _sniff(stream) -> str | None:
     return None
 
 
-def _is_arc(stream, compression: str) -> bool:
-    """Whether the archive is ARC (its records come converted to WARC, with invented record ids)."""
+def _head(stream, compression: str) -> bytes | None:
+    """The first bytes of the file's content (decompressed from its first gzip member), None when that
+    member cannot be read; the stream is left at its start."""
+    stream.seek(0)
     head = stream.read(1 << 16)
     stream.seek(0)
     if compression == "gzip":
         try:
             head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
         except zlib.error:
-            return False
-    return head.lstrip().startswith(b"filedesc://")
+            return None
+    return head.lstrip()
+
+
+def _is_arc(stream, compression: str) -> bool:
+    """Whether the archive is ARC (its records come converted to WARC, with invented record ids)."""
+    return (_head(stream, compression) or b"").startswith(b"filedesc://")
 
 
 class CorruptMember(ValueError):
@@ -127,15 +134,8 @@ def _archive_iterator(stream, compression: str) -> ArchiveIterator:
 def _head_is_archive(stream, compression: str) -> bool | None:
     """Whether the file starts like a WARC or ARC file: None when its first gzip member cannot be read
     (a corrupt first record of an archive, not proof of another kind of file)."""
-    stream.seek(0)
-    head = stream.read(1 << 16)
-    stream.seek(0)
-    if compression == "gzip":
-        try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
-        except zlib.error:
-            return None
-    return head.lstrip().startswith((b"WARC/", b"filedesc://"))
+    head = _head(stream, compression)
+    return None if head is None else head.startswith((b"WARC/", b"filedesc://"))
 
 
 def _first_member_whole(stream) -> bool:
