@@ -86,6 +86,9 @@ class MinHashConfig(StrictModel):
     )
     checkpoint_interval: int = Field(2, ge=1, description="connected components: checkpoint the edge set every this many rounds")
     max_iterations: int = Field(60, ge=1, description="connected components: fail rather than run more rounds than this")
+    driver_components_max_edges: int = Field(
+        2_000_000, ge=0, description="connected components on the driver when there are at most this many verified edges (0: always on Spark)"
+    )
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> "MinHashConfig":
@@ -203,6 +206,22 @@ def survivor_rank(quality: float | None) -> float:
     elif math.isnan(quality):
         quality = 0.0
     return 0.0 - quality
+
+
+def component_minima(a: np.ndarray, b: np.ndarray, nodes: int) -> np.ndarray:
+    """For nodes ``0..nodes-1`` joined by the edges ``(a[i], b[i])``: the smallest node of each one's
+    connected component. Minimum-label propagation over the edges, each pass followed by pointer
+    jumping until every label is a root, so a long path takes a logarithmic number of passes."""
+    label = np.arange(nodes, dtype=np.int64)
+    while True:
+        before = label.copy()
+        low = np.minimum(label[a], label[b])
+        np.minimum.at(label, a, low)
+        np.minimum.at(label, b, low)
+        while not np.array_equal(jumped := label[label], label):
+            label = jumped
+        if np.array_equal(label, before):
+            return label
 
 
 # --- shingling and signatures --------------------------------------------------------------------

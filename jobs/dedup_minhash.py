@@ -11,8 +11,10 @@ Plan (all shuffles of small rows; signatures and the graph stay on the executors
    node to every other member (linear in the bucket, not quadratic);
 3. verification (``verify``, on by default): an edge survives when the two signatures agree in at
    least ``verify_min_matches`` positions, which cuts the false positives of banding;
-4. connected components with the large-star / small-star iteration of Kiveris et al. 2014
-   ("Connected Components in MapReduce and Beyond"), until a round changes no edge;
+4. connected components: a graph of at most ``driver_components_max_edges`` verified edges is collected
+   and solved on the driver (``datapipe.minhash.component_minima``); a larger one with the large-star /
+   small-star iteration of Kiveris et al. 2014 ("Connected Components in MapReduce and Beyond"), until
+   a round changes no edge;
 5. every clustered document's survivor and cluster size are written by input file
    (``jobs.runner.Decisions``); a map over the documents where they lie attaches them and applies the
    clusters (``datapipe.minhash.ClusterStage``): the cluster's smallest node survives, the others go to
@@ -60,6 +62,7 @@ from datapipe.minhash import (
     MinHashConfig,
     MinHasher,
     band_keys,
+    component_minima,
     detection_curve,
     optimal_bands,
     survivor_rank,
@@ -214,6 +217,36 @@ def connected_components(edges: DataFrame, checkpoint_interval: int, max_iterati
 # --- 5. survivors and duplicates -----------------------------------------------------------------
 
 
+MEMBERS_SCHEMA = "node struct<rank: double, id: string>, survivor_id string, cluster_size long"
+"""One row per document in a cluster: its node, the cluster's survivor and the cluster's size."""
+
+
+def membership_on_driver(edges: DataFrame) -> tuple[pa.Table, Counter]:
+    """What ``connected_components`` then ``membership`` give (``MEMBERS_SCHEMA``), computed on the
+    driver from the collected edges, and the cluster-size histogram. Nodes are numbered in node order
+    (Arrow sorts strings by their bytes, as Spark does), so a component's smallest number is its survivor."""
+    ends = edges.select(F.col("a.rank").alias("a_rank"), F.col("a.id").alias("a_id"),
+                        F.col("b.rank").alias("b_rank"), F.col("b.id").alias("b_id")).toArrow()
+    count = len(ends)
+    ends = pa.concat_tables(
+        [ends.select([f"{side}_rank", f"{side}_id"]).rename_columns(["rank", "id"]) for side in ("a", "b")]
+    ).append_column("end", pa.array(np.arange(2 * count)))
+    nodes = ends.group_by(["rank", "id"]).aggregate([]).sort_by([("rank", "ascending"), ("id", "ascending")]).combine_chunks()
+    nodes = nodes.append_column("index", pa.array(np.arange(len(nodes))))
+    index = ends.join(nodes, ["rank", "id"]).sort_by("end").column("index").to_numpy()
+    minima = component_minima(index[:count], index[count:], len(nodes))
+    sizes = np.bincount(minima, minlength=len(nodes))
+    members = pa.table(
+        {
+            "node": pa.StructArray.from_arrays([nodes.column("rank").chunk(0), nodes.column("id").chunk(0)], ["rank", "id"]),
+            "survivor_id": nodes.column("id").take(pa.array(minima)),
+            "cluster_size": pa.array(sizes[minima]),
+        }
+    )
+    roots = minima == np.arange(len(nodes))
+    return members, Counter(sizes[roots].tolist())
+
+
 def membership(stars: DataFrame, cache: list[DataFrame] | None = None) -> DataFrame:
     """``(node, survivor_id, cluster_size)`` for every document in a cluster."""
     sizes = stars.groupBy("b").agg((F.count(F.lit(1)) + 1).alias("cluster_size"))
@@ -264,14 +297,20 @@ def plan(job: Job) -> Iterator[Plan]:
         edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(edges)
         counts = edges.agg(F.count(F.lit(1)).alias("candidates"), F.sum(F.col("verified").cast("long")).alias("verified")).first()
-        stars, rounds = connected_components(edges.where("verified"), config.checkpoint_interval, config.max_iterations)
-        cached.append(stars)
-        members = membership(stars, cached).persist(StorageLevel.MEMORY_AND_DISK)
-        cached.append(members)
-        histogram = {
-            int(r["cluster_size"]): int(r["clusters"])
-            for r in members.where(F.col("node.id") == F.col("survivor_id")).groupBy("cluster_size").agg(F.count(F.lit(1)).alias("clusters")).collect()
-        }
+        verified = edges.where("verified").select("a", "b")
+        rounds = None
+        if (counts["verified"] or 0) <= config.driver_components_max_edges:
+            local, histogram = membership_on_driver(verified)
+            members = spark.createDataFrame(local, MEMBERS_SCHEMA)
+        else:
+            stars, rounds = connected_components(verified, config.checkpoint_interval, config.max_iterations)
+            cached.append(stars)
+            members = membership(stars, cached).persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(members)
+            histogram = Counter({
+                int(r["cluster_size"]): int(r["clusters"])
+                for r in members.where(F.col("node.id") == F.col("survivor_id")).groupBy("cluster_size").agg(F.count(F.lit(1)).alias("clusters")).collect()
+            })
         report = {
             "num_perm": config.num_perm,
             "bands": bands,
@@ -281,6 +320,7 @@ def plan(job: Job) -> Iterator[Plan]:
             "shingling": dict(sorted(shingling.items())),
             "candidate_pairs": int(counts["candidates"]),
             "verified_pairs": int(counts["verified"] or 0),
+            "components_on": "spark" if rounds else "driver",
             "cc_rounds": rounds,
             "clusters": sum(histogram.values()),
             "docs_in_clusters": sum(size * n for size, n in histogram.items()),
@@ -300,12 +340,13 @@ def plan(job: Job) -> Iterator[Plan]:
 def render_report(report: dict) -> str:
     curve = ", ".join(f"{j}: {p:.3f}" for j, p in report["detection_curve"].items())
     hist = ", ".join(f"{size}: {n}" for size, n in report["cluster_size_histogram"].items()) or "none"
+    where = f"in {report['cc_rounds']} rounds on Spark" if report["cc_rounds"] else "on the driver"
     return "\n".join(
         [
             f"MinHash: {report['num_perm']} permutations, {report['bands']} bands x {report['rows']} rows",
             f"P(candidate | J): {curve}",
             f"candidate pairs {report['candidate_pairs']:,}, verified {report['verified_pairs']:,}, "
-            f"connected components in {report['cc_rounds']} rounds",
+            f"connected components {where}",
             f"clusters {report['clusters']:,} ({report['docs_in_clusters']:,} documents), "
             f"duplicates removed {report['duplicates_removed']:,}",
             f"cluster sizes (size: clusters): {hist}",

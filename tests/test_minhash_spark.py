@@ -9,12 +9,22 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from datapipe.document import DOCUMENT_SCHEMA, Document
-from datapipe.minhash import CLUSTER_KEY, CLUSTER_SIZE_KEY, MinHashConfig, cluster_key, optimal_bands, survivor_rank, verify_min_matches
+from datapipe.minhash import (
+    CLUSTER_KEY,
+    CLUSTER_SIZE_KEY,
+    MinHashConfig,
+    cluster_key,
+    component_minima,
+    optimal_bands,
+    survivor_rank,
+    verify_min_matches,
+)
 from jobs import dedup_minhash
 from tests.test_minhash import planted_corpus
 
@@ -157,7 +167,8 @@ def test_stats_report(result):
     config = MinHashConfig()
     bands = optimal_bands(config.threshold, config.num_perm, config.false_positive_weight, config.false_negative_weight)
     assert (report["bands"], report["rows"]) == bands and report["detection_curve"]["0.85"] >= 0.95
-    assert report["candidate_pairs"] >= report["verified_pairs"] >= len(rejects) and report["cc_rounds"] >= 2
+    assert report["candidate_pairs"] >= report["verified_pairs"] >= len(rejects)
+    assert report["components_on"] == "driver" and report["cc_rounds"] is None
     assert report["shingling"]["docs_char_shingles"] == sum(d.lang == "zh" for d in corpus.docs + SHORT_AND_EMPTY)
     assert json.loads((root / "out" / "_stats.json").read_text())["minhash"] == report
     assert not list(root.glob("out._tmp-*"))  # signatures and checkpoints are cleaned up
@@ -178,9 +189,25 @@ def _union_find_components(nodes: list[str], edges: list[tuple[str, str]]) -> di
     return {n: find(n) for n in nodes}
 
 
-def test_connected_components_match_union_find(spark, tmp_path):
-    """Long paths in scrambled order, stars, cycles and random sparse edges: every node ends pointing
-    at its component's minimum."""
+def test_components_on_spark_give_the_same_output(result, tmp_path):
+    """The star rounds on Spark (a graph too large for the driver) keep and reject exactly what the
+    driver's components do, with the same annotations and report."""
+    corpus, stats, kept, rejects, root = result
+    config = tmp_path / "minhash.yaml"
+    config.write_text("driver_components_max_edges: 0\n")
+    spark_stats = dedup_minhash.run(["--input", str(root / "in"), "--output", str(tmp_path / "out"), "--config", str(config)])
+    assert spark_stats["minhash"]["components_on"] == "spark" and spark_stats["minhash"]["cc_rounds"] >= 2
+    same = ("clusters", "docs_in_clusters", "duplicates_removed", "cluster_size_histogram", "verified_pairs")
+    assert {k: spark_stats["minhash"][k] for k in same} == {k: stats["minhash"][k] for k in same}
+    for name, want in (("out", kept), ("out/_rejects", rejects)):
+        got = {r["id"]: r for r in _read(tmp_path / name)}
+        for r in got.values():
+            r["annotations"] = dict(r["annotations"] or [])
+        assert got == want
+
+
+def _graph() -> tuple[list[str], list[tuple[str, str]]]:
+    """Long paths in scrambled order, stars, cycles and random sparse edges over 3,000 nodes."""
     rng = random.Random(3)
     nodes = [f"n{i:05d}" for i in range(3000)]
     shuffled = rng.sample(nodes, len(nodes))
@@ -188,7 +215,21 @@ def test_connected_components_match_union_find(spark, tmp_path):
     edges += [(shuffled[400], shuffled[i]) for i in range(401, 450)]  # a star
     edges += [(shuffled[i], shuffled[i + 1 if i < 519 else 500]) for i in range(500, 520)]  # a cycle
     edges += [(rng.choice(nodes[1000:]), rng.choice(nodes[1000:])) for _ in range(1500)]
-    edges = [(a, b) for a, b in edges if a != b]
+    return nodes, [(a, b) for a, b in edges if a != b]
+
+
+def test_component_minima_match_union_find():
+    nodes, edges = _graph()
+    expected = _union_find_components(nodes, edges)
+    index = {n: i for i, n in enumerate(nodes)}  # nodes are sorted: index order is node order
+    a, b = (np.array([index[e[k]] for e in edges]) for k in (0, 1))
+    minima = component_minima(a, b, len(nodes))
+    assert {n: nodes[m] for n, m in zip(nodes, minima)} == expected
+
+
+def test_connected_components_match_union_find(spark, tmp_path):
+    """Every node ends pointing at its component's minimum."""
+    nodes, edges = _graph()
     expected = _union_find_components(nodes, edges)
 
     spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))

@@ -106,6 +106,8 @@ def test_minhash_decides_alike_with_heavy_buckets_and_hubs_split(spark, tmp_path
     dedup_minhash.run(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "whole")])
     monkeypatch.setattr(skew, "MIN_PIECE_ROWS", 2)
     monkeypatch.setattr(skew, "PIECES_PER_PARTITION", 1000)  # every bucket, hub and cluster of 3+ split
-    dedup_minhash.run(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "split")])
+    on_spark = tmp_path / "on_spark.yaml"  # the star rounds' hub nodes split too
+    on_spark.write_text("driver_components_max_edges: 0\n")
+    dedup_minhash.run(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "split"), "--config", str(on_spark)])
     whole, split = _outcome(tmp_path / "whole"), _outcome(tmp_path / "split")
     assert whole == split and whole[1]
