@@ -42,6 +42,9 @@ What one run does, for every size of ``--sizes`` (default 20,000 80,000 320,000 
    - ``seconds_per_doc``: (completion of the last Spark job - submission of the first) / input
      documents: JVM, session start-up and the driver's work before the first and after the last job
      are left out (they do not scale). ``wall_s``, the whole spark-submit, is kept too;
+   - ``marginal_seconds_per_doc``: the extra Spark time over the extra input documents from the
+     previous size: what a stage costs per document once its fixed per-job costs (job scheduling,
+     Python workers, a pass over a constant-size cluster) are paid, flat when it scales linearly;
    - ``max_over_median_task``: over the Spark stages with at least ``--min-tasks`` tasks whose summed
      task time is at least 5% of the application's (smaller ones are noise), the largest ratio of the
      longest task to the median task, task time being the executor run time (``Executor Run Time``:
@@ -581,6 +584,16 @@ def _fmt(value, spec: str, none: str = "-") -> str:
     return none if value is None else format(value, spec)
 
 
+def marginal_seconds_per_doc(series: dict) -> list[float | None]:
+    """Spark seconds per extra input document from the previous size to each size: the slope that
+    stays flat when a stage scales linearly, whatever its fixed per-job cost (None at the first size)."""
+    out: list[float | None] = [None]
+    for i in range(1, len(series["spark_s"])):
+        t0, t1, n0, n1 = series["spark_s"][i - 1], series["spark_s"][i], series["input_docs"][i - 1], series["input_docs"][i]
+        out.append((t1 - t0) / (n1 - n0) if None not in (t0, t1, n0, n1) and n1 != n0 else None)
+    return out
+
+
 def render_markdown(r: dict) -> str:
     sizes = r["sizes"]
     corp = [r["corpora"].get(str(n), {}) for n in sizes]
@@ -593,7 +606,8 @@ def render_markdown(r: dict) -> str:
         "Corpora: " + "; ".join(f"{c.get('docs', n):,} pages ({c.get('parquet_bytes', 0) / 1e6:.0f} MB Parquet, cluster of "
                                  f"{c.get('cluster', 0):,}, {c.get('family_docs', 0):,} pages in {c.get('families', 0):,} small families)"
                                  for n, c in zip(sizes, corp)) + ".",
-        f"ms/doc: (last Spark job end - first job start) / input documents. max/median: longest over median task "
+        f"ms/doc: (last Spark job end - first job start) / input documents; marginal: the extra Spark time over the extra "
+        "documents from the previous size (free of the fixed per-job costs). max/median: longest over median task "
         f"(executor run time) of the worst Spark stage with >= {r['min_tasks']} tasks and >= {100 * MIN_SHARE:g}% of the "
         "application's task time. shuffle/input: shuffle bytes written / input Parquet bytes.",
         "",
@@ -603,6 +617,7 @@ def render_markdown(r: dict) -> str:
     for stage, s in r["stages"].items():
         rows = [
             ("ms per document", [_fmt(v and 1000 * v, ".3f") for v in s["seconds_per_doc"]]),
+            ("marginal ms per document", [_fmt(v and 1000 * v, ".3f") for v in marginal_seconds_per_doc(s)]),
             ("max/median task", [_fmt(v, ".2f") for v in s["max_over_median_task"]]),
             ("shuffle bytes / input byte", [_fmt(v, ".3f") for v in s["shuffle_bytes_per_input_byte"]]),
             ("spark-submit wall s", [_fmt(v, ".1f") for v in s["wall_s"]]),
@@ -714,6 +729,8 @@ def main() -> None:
 
     def save() -> None:
         result["total_s"] = round(time.perf_counter() - T0, 1)
+        for series in result["stages"].values():
+            series["marginal_seconds_per_doc"] = marginal_seconds_per_doc(series)
         (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
         (out / f"{name}.md").write_text(render_markdown(result) + "\n")
 
