@@ -30,7 +30,7 @@ FAULTS: dict[str, tuple[str, int, int]] = {
     "executor": ("chaos.spark_faults:executor_killed", 3, 1),
     "driver": ("chaos.spark_faults:driver_killed", 8, 1),
     "trainer": ("chaos.trainer_faults", 50, 4),
-    "torchrun": ("chaos.trainer_faults:torchrun_restart", 2, 0),  # not in the quick form: a restart sometimes hangs
+    "torchrun": ("chaos.trainer_faults:torchrun_restart", 2, 1),
     "shards": ("chaos.shard_faults", 8, 3),
     "disk": ("chaos.disk_faults", 2, 2),
     "configs": ("chaos.bad_configs", 60, 8),

@@ -9,7 +9,10 @@ undisturbed run's model and optimizer tensors (every one bit-equal) and losses. 
 to the restarted trainer's "resumed from" line.
 
 ``torchrun_restart``: two ranks under ``torchrun --max-restarts 1``; one rank is killed once a checkpoint
-exists; the agent restarts the group, which resumes and must end as the undisturbed two-rank run.
+exists; the agent restarts the group, which resumes and must end as the undisturbed two-rank run. Each
+torchrun has ``TORCHRUN_DEADLINE_S`` to end; past it the agent and its ranks are killed and the trial is
+lost, so a hang cannot stall the suite. Every rank's output of every start is kept under
+``WORK/<run>-logs`` (torchrun ``--log-dir``), the agent's under ``WORK/<run>.log``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ MAX_STEPS = 24
 GROWTH = [{"at_step": 8, "model": str(ROOT / "configs" / "model" / "tiny_wide.yaml"), "ramp_steps": 6}]
 KILLS_PER_RUN = 10
 TIMEOUT_S = 600
+TORCHRUN_DEADLINE_S = 240
+COLLECTIVE_TIMEOUT_S = 60
+"""A rank waiting on a dead or stuck peer fails within a minute, well inside the deadline."""
 
 
 def _config(work: Path, shards: Path, name: str, growth: bool) -> Path:
@@ -39,6 +45,7 @@ def _config(work: Path, shards: Path, name: str, growth: bool) -> Path:
         "micro_batch_size": 4, "global_batch_tokens": 256, "max_steps": MAX_STEPS, "seed": 3,
         "optimizer": {"lr_vector": 3e-3, "lr_matrix": 3e-3, "lr_min": 3e-4, "warmup_steps": 3, "decay_steps": MAX_STEPS},
         "log_interval": 1, "eval_interval": None, "eval_tokens": 512, "checkpoint_interval": 2, "keep_checkpoints": 2,
+        "collective_timeout_s": COLLECTIVE_TIMEOUT_S,
     }
     if growth:
         cfg["growth"] = GROWTH
@@ -67,10 +74,24 @@ class _Trainer:
         self._reader.join(timeout=5)
         return time.monotonic()
 
-    def wait(self) -> int:
-        code = self.proc.wait(timeout=TIMEOUT_S)
+    def wait(self, timeout: float = TIMEOUT_S) -> int:
+        code = self.proc.wait(timeout=timeout)
         self._reader.join(timeout=5)
         return code
+
+    def finish(self, deadline: float) -> int | None:
+        """The exit code, or None when the process still runs at ``deadline`` (``time.monotonic()``): then
+        it and every process under it are killed (torchrun starts each rank in a session of its own)."""
+        try:
+            return self.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for pid in [self.proc.pid, *_descendants(self.proc.pid)]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.wait()
+            return None
 
     def first(self, text: str) -> float | None:
         return next((t for t, line in self.lines if text in line), None)
@@ -214,38 +235,43 @@ def torchrun_restart(trials: int, work: Path, seed: int = 0) -> dict:
     shards = _shards(work)
     env = _env()
 
-    def torchrun(config: Path, restarts: int) -> list[str]:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", f"--max-restarts={restarts}",
-                "-m", "train.pretrain", "--config", str(config), "--resume", "auto", "--dp", "2"]
+    def torchrun(name: str, restarts: int) -> _Trainer:
+        return _Trainer([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                         f"--max-restarts={restarts}", "--log-dir", str(work / f"{name}-logs"), "--tee", "3",
+                         "-m", "train.pretrain", "--config", str(_config(work, shards, name, False)), "--resume", "auto", "--dp", "2"],
+                        env)
 
-    reference = work / "ref-dp2"
-    done = subprocess.run(torchrun(_config(work, shards, "ref-dp2", False), 0), cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
-    if done.returncode != 0:
-        raise RuntimeError(f"the undisturbed two-rank run failed: {done.stderr[-2000:]}")
-    want = final_state(reference)
+    reference = torchrun("ref-dp2", 0)
+    code = reference.finish(time.monotonic() + TORCHRUN_DEADLINE_S)
+    if code != 0:
+        raise RuntimeError(f"the undisturbed two-rank run {'hung' if code is None else 'failed'}: {reference.tail()[-2000:]}")
+    want = final_state(work / "ref-dp2")
     survived = lost = 0
     recover, notes = [], []
     for trial in range(trials):
         name = f"killed-dp2-{trial}"
         run_dir = work / name
-        agent = _Trainer(torchrun(_config(work, shards, name, False), 1), env)
+        deadline = time.monotonic() + TORCHRUN_DEADLINE_S
+        agent = torchrun(name, 1)
         _wait_for(lambda: any(p.name.startswith("step-") and "._tmp-" not in p.name for p in (run_dir / "checkpoints").glob("step-*"))
-                  if (run_dir / "checkpoints").exists() else False, agent, TIMEOUT_S)
+                  if (run_dir / "checkpoints").exists() else False, agent, deadline - time.monotonic())
         time.sleep(rng.uniform(0, 0.5))
         ranks = [pid for pid in _descendants(agent.proc.pid) if b"train.pretrain" in _cmdline(pid) and b"torch.distributed.run" not in _cmdline(pid)]
         if not ranks or agent.proc.poll() is not None:
             notes.append(f"trial {trial}: the run ended before a rank could be killed")
-            agent.wait()
+            agent.finish(deadline)
             continue
         os.kill(rng.choice(ranks), signal.SIGKILL)
         killed_at = time.monotonic()
-        code = agent.wait()
+        code = agent.finish(deadline)
         (work / f"{name}.log").write_text("".join(line for _, line in agent.lines))
         restarted = [t for t, line in agent.lines if "resumed from" in line and t > killed_at]
         if restarted:
             recover.append(restarted[0] - killed_at)
-        if code != 0:
+        if code is None:
+            notes.append(f"trial {trial}: torchrun still running {TORCHRUN_DEADLINE_S} s after its start: killed")
+            lost += 1
+        elif code != 0:
             errors = [line.strip() for _, line in agent.lines if "rror" in line][-4:]
             notes.append(f"trial {trial}: torchrun ended with {code}: {' | '.join(errors)[-600:]}")
             lost += 1

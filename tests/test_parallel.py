@@ -5,7 +5,8 @@ held-out bits per byte; the zero1 optimizer state of a rank is a shard; a checkp
 layout resumes at another (DP 2 -> TP 2, DP 2 -> one process, one process -> PP 2, PP 2 -> one
 process) and continues the same curve, each rank reading only its own shards (recorded by
 ``RecordingReader``); with 4 accumulated microbatches, zero1 all-gathers each FSDP unit once per step and
-fsdp2 in every microbatch (the collectives counted in the workers).
+fsdp2 in every microbatch (the collectives counted in the workers); ranks started again on the store of
+earlier ones (as torchrun restarts them) agree on keys of their own.
 
 The layouts of 2 processes run in one launch (``torch.multiprocessing``), those of 4 in another; one
 more run goes through ``torchrun`` and the CLI. The results are compared here, in the parent.
@@ -413,6 +414,31 @@ def test_one_process_checkpoint_resumes_under_torchrun(tmp_path, shards, referen
     losses = [r["loss"] for r in rows if "loss" in r]
     np.testing.assert_allclose(losses, reference["losses"][RESUME_AT:], rtol=0, atol=TOLERANCE)
     assert ckpt.verify(run / "checkpoints" / f"step-{STEPS:08d}")["world_size"] == 2
+
+
+def test_restarted_ranks_do_not_read_the_keys_of_earlier_ones():
+    """torchrun gives ranks it starts again the store of the ranks before them, their keys still in it:
+    each start agrees on a prefix of its own, whether rank 0 comes first (reading the others' stale
+    hellos) or last."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from train.parallelize import launch_prefix
+
+    timeout = timedelta(seconds=30)
+    server = dist.TCPStore("127.0.0.1", 0, is_master=True, timeout=timeout)
+
+    def start(delays: list[float]) -> list[str]:
+        def rank(r: int) -> str:
+            time.sleep(delays[r])
+            return launch_prefix(dist.TCPStore("127.0.0.1", server.port, is_master=False, timeout=timeout), r, len(delays), timeout)
+
+        with ThreadPoolExecutor(len(delays)) as pool:
+            return list(pool.map(rank, range(len(delays))))
+
+    starts = [start([0, 0, 0]), start([0, 0.3, 0.6]), start([0.6, 0, 0.3])]
+    assert all(len(set(prefixes)) == 1 for prefixes in starts)
+    assert len({prefixes[0] for prefixes in starts}) == len(starts)
 
 
 def test_corrupt_distributed_checkpoint_is_skipped(runs):

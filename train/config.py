@@ -248,6 +248,9 @@ class TrainConfig(StrictModel):
     keep_checkpoints: PositiveInt | None = Field(3, description="newest complete checkpoints kept; None: all")
     parallel: ParallelConfig = Field(default_factory=ParallelConfig,
                                      description="data x pipeline x tensor layout (checked by train/layout.py)")
+    collective_timeout_s: PositiveFloat = Field(
+        600, description="seconds a rank waits on the others (to join, in a collective) before it fails, so that a dead or "
+                         "stuck rank ends the run, or lets torchrun restart it, instead of blocking the rest")
     growth: list[GrowthStage] = Field(default_factory=list, description="MSG growth stages, in step order (one at or "
                                                                          "after max_steps is not reached)")
 

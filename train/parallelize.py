@@ -47,7 +47,10 @@ critical path.
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -117,10 +120,12 @@ class MeshRank:
         return list(range(self.coordinate("pp"), self.parallel.n_stages, self.parallel.pp))
 
 
-def init_mesh(parallel: ParallelConfig, device_type: str) -> MeshRank:
+def init_mesh(parallel: ParallelConfig, device_type: str, timeout_s: float = 600.0) -> MeshRank:
     """Join torchrun's process group (NCCL on GPUs, gloo on CPU) and build the ``(dp, pp, tp)`` mesh; a
     layout of one rank in one process needs neither. tp is the innermost dimension, so a tensor-parallel
-    group is consecutive ranks: one node's GPUs."""
+    group is consecutive ranks: one node's GPUs. Every group of the mesh fails a collective that waits
+    ``timeout_s`` for a peer, so a dead or stuck rank ends the run (or torchrun restarts it) instead of
+    leaving the others blocked."""
     ranks = launched_ranks()
     if ranks != parallel.world_size:
         raise ConfigError(f"the layout dp {parallel.dp} x pp {parallel.pp} x tp {parallel.tp} needs "
@@ -130,9 +135,71 @@ def init_mesh(parallel: ParallelConfig, device_type: str) -> MeshRank:
         return MeshRank(parallel)
     if device_type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    timeout = timedelta(seconds=timeout_s)
     if not dist.is_initialized():
-        dist.init_process_group(BACKENDS[device_type])
-    return MeshRank(parallel, init_device_mesh(device_type, parallel.mesh_shape, mesh_dim_names=MESH_DIMS))
+        join_process_group(BACKENDS[device_type], timeout)
+    # a dimension spanning every rank is the default group; the others are new groups, which would
+    # otherwise get torch's default timeout (30 minutes under gloo)
+    options = {dim: group_options(device_type, timeout) for dim, size in zip(MESH_DIMS, parallel.mesh_shape) if size < ranks}
+    return MeshRank(parallel, init_device_mesh(device_type, parallel.mesh_shape, mesh_dim_names=MESH_DIMS, backend_override=options))
+
+
+def group_options(device_type: str, timeout: timedelta):
+    """Options of a new process group of ``device_type``'s backend with ``timeout``."""
+    options = dist.ProcessGroupNCCL.Options() if device_type == "cuda" else dist.ProcessGroupGloo._Options()
+    options._timeout = timeout
+    return options
+
+
+def join_process_group(backend: str, timeout: timedelta) -> None:
+    """The default process group of the ranks torchrun started, on a store that holds no key of an
+    earlier start of them.
+
+    torchrun's c10d rendezvous (PyTorch 2.5 and later) hands the workers its own TCPStore
+    (``TORCHELASTIC_USE_AGENT_STORE``), and the same one to the workers it starts again after a failure
+    (``--max-restarts``), with every key the first workers wrote still in it. ``init_process_group``
+    writes and reads fixed keys (gloo: each rank's listening address; NCCL: its unique id), so a restarted
+    rank can read a dead rank's value: gloo then connects to a closed port (connection refused, the group
+    exits) or both ranks of a pair wait for the other to connect (a hang until the timeout). Here the
+    group uses keys under a prefix that this start of the ranks alone knows (``launch_prefix``)."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        dist.init_process_group(backend, timeout=timeout)
+        return
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False, timeout=timeout)
+    prefix = launch_prefix(store, rank, world_size, timeout)
+    dist.init_process_group(backend, store=dist.PrefixStore(prefix, store), rank=rank, world_size=world_size, timeout=timeout)
+
+
+LAUNCH_KEYS = "train.launch"
+
+
+def launch_prefix(store: dist.Store, rank: int, world_size: int, timeout: timedelta) -> str:
+    """A key prefix shared by the ranks of this start alone, agreed through a store that may hold the keys
+    of earlier starts. A value read under a fixed key may be stale, so every rank waits only for keys named
+    after its own fresh random token: rank ``r`` posts its token under ``hello/r``; rank 0 answers each token
+    it reads there, stale or not, with its own token (the prefix) under ``answer/<that token>``, until every
+    rank has acknowledged under the prefix; a rank reads the answer to its own token."""
+    token = uuid.uuid4().hex
+    if rank:
+        store.set(f"{LAUNCH_KEYS}/hello/{rank}", token)
+        prefix = f"{LAUNCH_KEYS}/{store.get(f'{LAUNCH_KEYS}/answer/{token}').decode()}"
+        store.set(f"{prefix}/joined/{rank}", b"")
+        return prefix
+    prefix = f"{LAUNCH_KEYS}/{token}"
+    hellos = [f"{LAUNCH_KEYS}/hello/{r}" for r in range(1, world_size)]
+    joined = [f"{prefix}/joined/{r}" for r in range(1, world_size)]
+    answered: set[bytes] = set()
+    deadline = time.monotonic() + timeout.total_seconds()
+    store.wait(hellos)
+    while not store.check(joined):
+        if time.monotonic() > deadline:
+            raise dist.DistStoreError(f"ranks did not join the process group within {timeout.total_seconds():.0f} s")
+        for hello in set(store.multi_get(hellos)) - answered:
+            store.set(f"{LAUNCH_KEYS}/answer/{hello.decode()}", token)
+            answered.add(hello)
+        time.sleep(0.05)
+    return prefix
 
 
 def parallelize(model_cfg: ModelConfig, run: TrainConfig, mesh: MeshRank, device: torch.device,

@@ -214,7 +214,7 @@ class Trainer:
         """The mesh of ``layout`` (the process group, once made, is kept across layouts)."""
         if self.mesh is not None and self.mesh.parallel == layout:
             return self.mesh
-        return parallelize.init_mesh(layout, device_type(self.run_cfg))
+        return parallelize.init_mesh(layout, device_type(self.run_cfg), self.run_cfg.collective_timeout_s)
 
     def _build(self, model_cfg: ModelConfig, layout: ParallelConfig) -> None:
         """This rank's model parts for ``model_cfg`` at ``layout``, initialised from the seed, with fresh
