@@ -168,3 +168,154 @@ def test_real_warc_with_corrupted_members_keeps_every_intact_record(tmp_path, se
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+def test_the_chaos_corruption_on_many_seeds_loses_and_passes_nothing():
+    """The corruption of ``chaos.warc_faults`` on its three real files, many seeds: every record of an intact
+    member comes back with its exact payload, no record of a damaged member passes, each damage counts."""
+    import random
+
+    from chaos import warc_faults
+    from chaos.faults import corrupt_members
+
+    originals = {name: warc_faults._load(shared(), name) for name in warc_faults.FILES}
+    reference = {name: list(iter_records(io.BytesIO(data), Counter())) for name, data in originals.items()}
+    trials = 0
+    for seed in range(20):
+        rng = random.Random(seed)
+        for name in sorted(originals):
+            records = reference[name]
+            mutated = corrupt_members(originals[name], random.Random(rng.random()))
+            counters: Counter = Counter()
+            got = {(r.url, r.payload) for r in iter_records(io.BytesIO(mutated.data), counters)}
+            expected = {(records[i].url, records[i].payload) for i in mutated.intact}
+            assert expected <= got, (seed, name, len(expected - got))
+            assert got <= {(r.url, r.payload) for r in records}, (seed, name)
+            unchanged = len(got) - len(expected)  # "damage" that left a member as it was (a flipped padding bit)
+            assert counters["warc.malformed_record"] >= len(mutated.damaged) + mutated.inserted - unchanged, (seed, name)
+            trials += 1
+    assert trials == 60
+
+
+def _records(data: bytes, **kw) -> tuple[list, Counter]:
+    counters: Counter = Counter()
+    return list(iter_records(io.BytesIO(data), counters, **kw)), counters
+
+
+def _member(url: str, payload: bytes) -> bytes:
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    fixed = {"WARC-Date": "2024-01-01T00:00:00Z", "WARC-Record-ID": f"<urn:uuid:{url}>"}
+    writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=http,
+                                                  warc_headers_dict=fixed))
+    return out.getvalue()
+
+
+def _random_pages(n: int, size: int) -> list[tuple[str, bytes]]:
+    """Pages of random words: compressed by deflate's codes (damage to stored, incompressible blocks would
+    go unseen until the CRC check at the member's end)."""
+    import random
+
+    rng = random.Random(7)
+    words = [bytes(rng.choices(b"abcdefghijklmnopqrstuvwxyz", k=rng.randrange(2, 10))) for _ in range(5000)]
+    return [(f"https://example.org/{i}", b" ".join(rng.choices(words, k=size // 6))[:size]) for i in range(n)]
+
+
+def _whole_file_gzip(pages) -> bytes:
+    return gzip.compress(b"".join(gzip.decompress(_member(u, p)) for u, p in pages), mtime=0)
+
+
+class _CountingStream(io.BytesIO):
+    """Counts the bytes read; ``seekable`` as told."""
+
+    def __init__(self, data: bytes, seekable: bool = True):
+        super().__init__(data)
+        self.read_bytes, self._seekable = 0, seekable
+
+    def read(self, n=-1):
+        out = super().read(n)
+        self.read_bytes += len(out)
+        return out
+
+    def seekable(self):
+        return self._seekable
+
+
+def test_a_whole_file_gzip_streams_its_records():
+    pages = _random_pages(1000, 10_000)  # about 5 MB: several read chunks
+    data = _whole_file_gzip(pages)
+    stream = _CountingStream(data)
+    records = iter_records(stream, Counter())
+    first = next(records)
+    assert (first.url, first.payload) == pages[0] and stream.read_bytes < len(data) // 2
+    assert [(r.url, r.payload) for r in [first, *records]] == pages
+
+
+def test_a_damaged_whole_file_gzip_keeps_the_records_before_the_damage():
+    pages = _random_pages(1000, 10_000)
+    data = bytearray(_whole_file_gzip(pages))
+    for i in range(len(data) // 2, len(data) // 2 + 40):
+        data[i] ^= 0x5A
+    records, counters = _records(bytes(data))
+    got = [(r.url, r.payload) for r in records]
+    assert 100 < len(got) < len(pages) and got == pages[: len(got)]
+    assert counters["warc.corrupt_member"] >= 1 and counters["warc.whole_file_gzip"] == 1
+
+
+def test_gzip_magic_in_garbage_does_not_hide_the_next_member():
+    pages = _random_pages(3, 2_000)
+    a, b, c = (_member(u, p) for u, p in pages)
+    garbage = b"\x1f\x8b\x08\x00" + bytes(range(256)) + b"\x1f\x8b\x08\x08" + b"x" * 100 + b"\x1f\x8b\x08"
+    records, counters = _records(a + garbage + b + garbage[:50] + c)
+    assert [(r.url, r.payload) for r in records] == pages
+    assert counters["warc.malformed_record"] >= 2 and counters["warc.resync"] >= 2
+
+
+def test_a_member_holding_several_records_keeps_them_all():
+    pages = _random_pages(4, 500)
+    members = [_member(u, p) for u, p in pages]
+    two = gzip.compress(gzip.decompress(members[1]) + gzip.decompress(members[2]), mtime=0)
+    records, counters = _records(members[0] + two + members[3])
+    assert [(r.url, r.payload) for r in records] == pages
+    assert [r.offset for r in records][:2] == [0, len(members[0])] and counters["warc.whole_file_gzip"] == 1
+
+
+def test_a_stream_that_cannot_seek_is_read_and_resynchronised():
+    pages = _random_pages(5, 3_000)
+    members = [_member(u, p) for u, p in pages]
+    broken = bytearray(members[2])
+    for i in range(30, 70):
+        broken[i] ^= 0x5A
+    data = b"".join(members[:2]) + bytes(broken) + b"".join(members[3:])
+    counters: Counter = Counter()
+    records = list(iter_records(_CountingStream(data, seekable=False), counters))
+    assert [(r.url, r.payload) for r in records] == pages[:2] + pages[3:]
+    assert counters["warc.corrupt_member"] >= 1
+
+
+def test_a_storage_error_is_raised_not_taken_for_the_end():
+    class Failing(io.BytesIO):
+        def read(self, n=-1):
+            if self.tell() > 5_000:
+                raise ConnectionResetError("connection reset by peer")
+            return super().read(min(n, 1_000) if n >= 0 else 1_000)
+
+    data = b"".join(_member(u, p) for u, p in _random_pages(10, 2_000))
+    with pytest.raises(ConnectionResetError):
+        list(iter_records(Failing(data), Counter()))
+
+
+def test_a_gzip_header_whose_extra_field_swallows_members_is_garbage():
+    """Garbage that starts like a gzip header with an extra field: its length would have zlib skip the next
+    member and decode the one after it as the garbage's own."""
+    pages = _random_pages(4, 2_000)
+    a, b, c, d = (_member(u, p) for u, p in pages)
+    extra = b + c[:10]
+    garbage = b"\x1f\x8b\x08\x04" + bytes(6) + len(extra).to_bytes(2, "little") + extra
+    records, counters = _records(a + garbage + c[10:] + d)  # b and c follow a, and start inside the garbage
+    assert [(r.url, r.payload) for r in records] == pages
+    assert counters["warc.corrupt_member"] >= 1
