@@ -187,3 +187,27 @@ def test_bad_configs_are_clear_errors(tmp_path, shards):
 def test_help():
     out = subprocess.run([sys.executable, "-m", "train.pretrain", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--resume" in out.stdout
+
+
+@pytest.mark.parametrize("free", [0, 10 << 30])
+def test_a_checkpoint_write_that_fills_the_disk_is_a_full_disk(tmp_path, monkeypatch, free):
+    """torch's zip writer reports a write cut short by a full disk as "unexpected pos", not ENOSPC: with
+    no room left the save fails as a full disk (one line from the CLI); with room, the error is kept."""
+    from collections import namedtuple
+
+    from datapipe.cli import full_disk
+
+    def short_write(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(ckpt.dcp, "save", short_write)
+    monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda path: usage(64 << 20, (64 << 20) - free, free))
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(Exception) as caught:
+        ckpt.save_checkpoint(tmp_path / "checkpoints", 1, [model], [torch.optim.AdamW(model.parameters())], {})
+    assert not list((tmp_path / "checkpoints").glob("step-*"))  # nothing left that looks like a checkpoint
+    if free:
+        assert isinstance(caught.value, RuntimeError) and full_disk(caught.value) is None
+    else:
+        assert isinstance(caught.value, OSError) and "No space left on device" in full_disk(caught.value)

@@ -40,10 +40,12 @@ looks a layout up by name.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
 import json
 import logging
+import os
 import pickle
 import random
 import shutil
@@ -69,6 +71,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 
+from datapipe.cli import full_disk
 from datapipe.io import fsync, publish, temporary_sibling
 from train.collectives import barrier, from_rank0, gather_to_all, rank_and_world
 
@@ -252,14 +255,30 @@ def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimiz
             (tmp / TRAINER_FILE).write_text(json.dumps(meta, indent=1) + "\n")
             fsync(tmp / TRAINER_FILE)
             publish(tmp, final, durable=True)
-    except BaseException:
+    except BaseException as exc:
+        full = isinstance(exc, Exception) and full_disk(exc) is None and _no_room(tmp)
         if rank == 0:
             shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from exc
         raise
     barrier()
     if rank == 0:
         prune(root, keep_last)
     return final
+
+
+NO_ROOM_BYTES = 1 << 20
+"""A file system with less free space than this after a failed write has filled up."""
+
+
+def _no_room(path: Path) -> bool:
+    """Whether ``path``'s file system is full: a write that fills it can fail as torch's own error (its zip
+    writer reports "unexpected pos" after a short write), not as ``ENOSPC``."""
+    try:
+        return shutil.disk_usage(path if path.exists() else path.parent).free < NO_ROOM_BYTES
+    except OSError:
+        return False
 
 
 def prune(root: str | Path, keep_last: int | None) -> None:
