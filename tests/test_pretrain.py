@@ -189,25 +189,30 @@ def test_help():
     assert out.returncode == 0 and "--resume" in out.stdout
 
 
+@pytest.mark.parametrize("wrapped", [False, True])
 @pytest.mark.parametrize("free", [0, 10 << 30])
-def test_a_checkpoint_write_that_fills_the_disk_is_a_full_disk(tmp_path, monkeypatch, free):
-    """torch's zip writer reports a write cut short by a full disk as "unexpected pos", not ENOSPC: with
-    no room left the save fails as a full disk (one line from the CLI); with room, the error is kept."""
+def test_a_checkpoint_write_that_fills_the_disk_is_a_full_disk(tmp_path, monkeypatch, free, wrapped):
+    """torch's zip writer reports a write cut short by a full disk as "unexpected pos", not ENOSPC, and DCP
+    wraps a rank's error in a CheckpointException, a BaseException: with no room left the save fails as a
+    full disk (one line from the CLI); with room, the error is kept."""
     from collections import namedtuple
+
+    from torch.distributed.checkpoint.api import CheckpointException
 
     from datapipe.cli import full_disk
 
     def short_write(*args, **kwargs):
-        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+        error = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+        raise CheckpointException("write", {0: (error, None)}) if wrapped else error
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(ckpt.dcp, "save", short_write)
     monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda path: usage(64 << 20, (64 << 20) - free, free))
     model = torch.nn.Linear(2, 2)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(BaseException) as caught:
         ckpt.save_checkpoint(tmp_path / "checkpoints", 1, [model], [torch.optim.AdamW(model.parameters())], {})
     assert not list((tmp_path / "checkpoints").glob("step-*"))  # nothing left that looks like a checkpoint
     if free:
-        assert isinstance(caught.value, RuntimeError) and full_disk(caught.value) is None
+        assert isinstance(caught.value, CheckpointException if wrapped else RuntimeError) and full_disk(caught.value) is None
     else:
         assert isinstance(caught.value, OSError) and "No space left on device" in full_disk(caught.value)

@@ -256,7 +256,8 @@ def save_checkpoint(root: str | Path, step: int, parts: list[nn.Module], optimiz
             fsync(tmp / TRAINER_FILE)
             publish(tmp, final, durable=True)
     except BaseException as exc:
-        full = isinstance(exc, Exception) and full_disk(exc) is None and _no_room(tmp)
+        # DCP's CheckpointException is a BaseException, and names ENOSPC only in its text, if at all
+        full = isinstance(exc, (Exception, CheckpointException)) and (full_disk(exc) is not None or _no_room(tmp))
         if rank == 0:
             shutil.rmtree(tmp, ignore_errors=True)
         if full:
