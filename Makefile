@@ -166,7 +166,7 @@ bench-grow: $(STAMP)  ## MSG growth vs the target trained from scratch at equal 
 bench-parallel: $(STAMP)  ## step time of each parallel layout vs one process (CPU, gloo); on GPUs one GPU vs DP over all (NCCL)
 	$(PY) bench/bench_parallel.py
 
-bench-scale: $(STAMP)  ## seconds per document, task skew and shuffle bytes of the Spark stages at 20k, 80k, 320k pages, then on a 2-worker standalone cluster (~35 min)
+bench-scale: $(STAMP)  ## seconds per document, task skew and shuffle bytes of the Spark stages and a keep-all floor stage at 20k, 80k, 320k pages, then on a 2-worker standalone cluster (~35 min)
 	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_scale.py --standalone --sizes 20000 80000
 

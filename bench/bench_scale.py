@@ -34,6 +34,10 @@ What one run does, for every size of ``--sizes`` (default 20,000 80,000 320,000 
    venv's python), with the configs of the code under test (``CODE/configs/<stage>.yaml``) and event
    logging on (``spark.eventLog.enabled``, uncompressed). In chain order, each on its upstream's output
    when that upstream runs too, else on the corpus:
+   - ``floor``: the corpus, through ``bench/floor_stage.py`` (this checkout's, whatever ``--code``): a stage that
+     keeps every document unchanged through the same runner (read, ``mapInArrow`` into Python, write,
+     commit). It is the peer of the others: what a stage costs before it does any work, fixed per-job
+     costs included;
    - ``dedup_paragraphs``: the corpus;
    - ``dedup_minhash``: the output of dedup_paragraphs;
    - ``mix``: the output of dedup_minhash, without a tokenizer (bytes per token from the config);
@@ -122,13 +126,15 @@ SHARED = Path(os.environ.get("TELEFLM_SHARED_DATA", ROOT.parent / "shared" / "da
 ENWIKI = SHARED / "english" / "enwiki2015"
 
 DEFAULT_SIZES = [20_000, 80_000, 320_000]
-# stage -> (job script, upstream stage whose output it reads when that one runs too, config file)
+# stage -> (job script in CODE/jobs, the floor's in this checkout's bench/; upstream stage whose output it reads when that one runs too, config file)
 STAGES = {
+    "floor": ("floor_stage.py", None, None),
     "dedup_paragraphs": ("dedup_paragraphs.py", None, "dedup_paragraphs.yaml"),
     "dedup_minhash": ("dedup_minhash.py", "dedup_paragraphs", "dedup_minhash.yaml"),
     "mix": ("mix.py", "dedup_minhash", "mix.yaml"),
     "clean": ("clean.py", None, "clean.yaml"),
 }
+FLOOR = "floor"
 DEFAULT_STAGES = list(STAGES)
 DOCS_PER_FILE = 20_000
 MIN_FILES = 4
@@ -523,8 +529,9 @@ def submit_command(stage: str, code: Path, master: str, inputs: Path, output: Pa
            "--conf", "spark.eventLog.compress=false"]  # fmt: skip
     if cluster:
         cmd += ["--py-files", str(py_files), "--conf", f"spark.pyspark.python={sys.executable}", "--executor-memory", cluster.memory]
-    cmd += [str(code / "jobs" / script), "--input", str(inputs), "--output", str(output)]
-    if (code / "configs" / config).exists():
+    # the floor is this checkout's: it measures Spark and the runner, not a stage of the code under test
+    cmd += [str(ROOT / "bench" / "floor_stage.py" if stage == FLOOR else code / "jobs" / script), "--input", str(inputs), "--output", str(output)]
+    if config and (code / "configs" / config).exists():
         cmd += ["--config", str(code / "configs" / config)]
     return cmd
 
@@ -594,6 +601,12 @@ def marginal_seconds_per_doc(series: dict) -> list[float | None]:
     return out
 
 
+def smallest_over_largest(values: list[float | None]) -> float | None:
+    """Time per document at the smallest size over that at the largest: above 1 where fixed costs weigh on
+    the small runs, above 1 for the floor too; below 1 where a stage slows down with size."""
+    return values[0] / values[-1] if len(values) > 1 and values[0] and values[-1] else None
+
+
 def render_markdown(r: dict) -> str:
     sizes = r["sizes"]
     corp = [r["corpora"].get(str(n), {}) for n in sizes]
@@ -624,6 +637,10 @@ def render_markdown(r: dict) -> str:
         ]
         for i, (name, values) in enumerate(rows):
             lines.append(f"| {stage if i == 0 else ''} | {name} | " + " | ".join(values) + " |")
+    ratios = {stage: smallest_over_largest(s["seconds_per_doc"]) for stage, s in r["stages"].items()}
+    if any(ratios.values()):
+        lines += ["", f"ms per document at {sizes[0]:,} over {sizes[-1]:,} documents: "
+                  + ", ".join(f"{stage} {_fmt(v, '.2f')}x" for stage, v in ratios.items()) + "."]
     lines += ["", "Spark stage with the largest max/median task, per stage and size:", "",
               "| stage | size | docs in | Spark s | max/median | Spark stage (operators) | its tasks |",
               "|---|---:|---:|---:|---:|---|---:|"]
@@ -731,6 +748,7 @@ def main() -> None:
         result["total_s"] = round(time.perf_counter() - T0, 1)
         for series in result["stages"].values():
             series["marginal_seconds_per_doc"] = marginal_seconds_per_doc(series)
+            series["seconds_per_doc_smallest_over_largest"] = smallest_over_largest(series["seconds_per_doc"])
         (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
         (out / f"{name}.md").write_text(render_markdown(result) + "\n")
 
