@@ -203,7 +203,7 @@ def sentence_pool() -> tuple[list[str], list[str]]:
 
 def _join(strings: pa.Array, offsets: np.ndarray, sep: str) -> pa.Array:
     """Strings joined by ``sep`` in consecutive runs given by ``offsets`` (n + 1 of them)."""
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), strings), sep)
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), strings), pa.scalar(sep, strings.type))
 
 
 def build_corpus(n: int, seed: int, cluster: int, out: Path) -> dict:
@@ -286,7 +286,8 @@ def build_corpus(n: int, seed: int, cluster: int, out: Path) -> dict:
     offsets = np.zeros(n + 1, np.int64)
     offsets[1:] = np.cumsum([len(p) for p in pages])
     flat = np.fromiter((i for p in pages for i in p), np.int64, int(offsets[-1]))
-    text = _join(pa.array(table, pa.string()).take(pa.array(flat)), offsets, "\n")
+    # large strings: past ~1M pages the corpus text outgrows a string array's 2 GB of offsets (cast per file below)
+    text = _join(pa.array(table, pa.large_string()).take(pa.array(flat)), offsets, "\n")
 
     ids = [document_id("bench-scale", str(seed), str(n), str(i)) for i in range(n)]
     names = ["news", "blog", "forum", "shop", "wiki", "daily", "review", "guide"]
@@ -304,7 +305,7 @@ def build_corpus(n: int, seed: int, cluster: int, out: Path) -> dict:
          pa.array(rng.uniform(0.85, 1.0, n)), text,
          pa.array([f"synthetic/seed{seed}-{n}-{i * files // n:05d}.warc.gz" for i in range(n)]),
          pa.array(np.arange(n, dtype=np.int64) * 4096), dates, quality],
-        schema=DOCUMENT_SCHEMA,
+        schema=DOCUMENT_SCHEMA.set(DOCUMENT_SCHEMA.get_field_index("text"), DOCUMENT_SCHEMA.field("text").with_type(pa.large_string())),
     )  # fmt: skip
 
     tmp = out.parent / f"._tmp-{out.name}-{os.getpid()}"
@@ -312,7 +313,8 @@ def build_corpus(n: int, seed: int, cluster: int, out: Path) -> dict:
     tmp.mkdir(parents=True)
     bounds = [i * n // files for i in range(files + 1)]
     for f in range(files):
-        pq.write_table(table_out.slice(bounds[f], bounds[f + 1] - bounds[f]), tmp / f"part-{f:05d}.parquet", row_group_size=ROW_GROUP)
+        part = table_out.take(pa.array(np.arange(bounds[f], bounds[f + 1])))  # a copy: a slice's cast checks the whole buffer
+        pq.write_table(part.cast(DOCUMENT_SCHEMA), tmp / f"part-{f:05d}.parquet", row_group_size=ROW_GROUP)
     text_bytes = int(pc.sum(pc.binary_length(text)).as_py())
     desc = {
         "docs": n,
