@@ -145,16 +145,9 @@ def candidate_edges(sigs: DataFrame, cache: list[DataFrame] | None = None) -> Da
 
 def with_matches(edges: DataFrame, sigs: DataFrame, cache: list[DataFrame] | None = None) -> DataFrame:
     """``edges`` plus ``matches``: how many signature positions the two documents share. A node has
-    at most one edge per band as ``a``, but may be the ``b`` of a whole cluster: that side is split.
-    The signatures of the edges' nodes, a small share of the corpus, are picked out first: once the
-    edges outgrow the broadcast limit, each join would otherwise shuffle every document's signature."""
-    ends = edges.select(F.col("a").alias("node")).union(edges.select(F.col("b").alias("node"))).distinct()
-    picked = sigs.select("node", "sig").join(ends, "node", "left_semi")
-    if cache is not None:  # read by both joins
-        picked = picked.persist(StorageLevel.MEMORY_AND_DISK)
-        cache.append(picked)
-    sig_a = picked.select(F.col("node").alias("a"), F.col("sig").alias("sig_a"))
-    sig_b = picked.select(F.col("node").alias("b"), F.col("sig").alias("sig_b"))
+    at most one edge per band as ``a``, but may be the ``b`` of a whole cluster: that side is split."""
+    sig_a = sigs.select(F.col("node").alias("a"), F.col("sig").alias("sig_a"))
+    sig_b = sigs.select(F.col("node").alias("b"), F.col("sig").alias("sig_b"))
     per_b = edges.groupBy("b").agg(F.count(F.lit(1)).alias("edges")).join(sig_b, "b")
     equal = F.zip_with("sig_a", "sig_b", lambda x, y: (x == y).cast("int"))
     return join_per_key(edges.join(sig_a, "a"), per_b, ["b"], "edges", cache=cache).select(
