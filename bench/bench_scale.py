@@ -532,7 +532,7 @@ def submit_command(stage: str, code: Path, master: str, inputs: Path, output: Pa
     if cluster:
         cmd += ["--py-files", str(py_files), "--conf", f"spark.pyspark.python={sys.executable}", "--executor-memory", cluster.memory]
     # the floor is this checkout's: it measures Spark and the runner, not a stage of the code under test
-    cmd += [str(ROOT / "bench" / "floor_stage.py" if stage == FLOOR else code / "jobs" / script), "--input", str(inputs), "--output", str(output)]
+    cmd += [str(ROOT / "bench" / script if stage == FLOOR else code / "jobs" / script), "--input", str(inputs), "--output", str(output)]
     if config and (code / "configs" / config).exists():
         cmd += ["--config", str(code / "configs" / config)]
     return cmd
